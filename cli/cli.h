@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CREDBROKER_CLI_H
+#define CREDBROKER_CLI_H
+
+/*
+ * What the CLI's verbs share. Each verb lives in cli/<verb>.c as
+ * int <verb>_main(int argc, char **argv), where argv[0] is the verb and the
+ * global options have already been consumed into cli_globals.
+ */
+struct cli_globals {
+	const char *socket_path; /* --socket, $CREDBROKER_SOCKET, or the default */
+	const char *broker_url;  /* --broker tls://HOST:PORT, or NULL */
+	const char *user;        /* --user, $CREDBROKER_USER, or the login name */
+	const char *ca_file;     /* --ca */
+	const char *pin;         /* --pin sha256 fingerprint */
+};
+
+extern struct cli_globals cli_globals;
+
+/* Print "credbroker: <msg>" on stderr. Never pass a secret. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* True when argv holds -h or --help before any "--". */
+int cli_wants_help(int argc, char **argv);
+
+#endif

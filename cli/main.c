@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cb-config.h"
+#include "cli.h"
+
+#define DEFAULT_SOCKET "/run/credbroker/broker.sock"
+
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *summary;
+} verbs[] = {
+	{ NULL, NULL, NULL },
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: credbroker [--socket PATH | --broker tls://HOST:PORT] [--user NAME] COMMAND [ARGS]\n"
+	      "\n"
+	      "Short-lived AWS credentials from a credbroker daemon.\n"
+	      "\n"
+	      "Global options:\n"
+	      "  --socket PATH   broker socket (default $CREDBROKER_SOCKET, else " DEFAULT_SOCKET ")\n"
+	      "  --broker URL    remote broker, tls://HOST:PORT\n"
+	      "  --ca FILE       CA certificate for a remote broker\n"
+	      "  --pin SHA256    pinned certificate fingerprint for a remote broker\n"
+	      "  --user NAME     broker user (default $CREDBROKER_USER, else the login name)\n"
+	      "  --version       print the version\n"
+	      "\n"
+	      "Commands:\n", f);
+	for (size_t i = 0; verbs[i].name != NULL; i++)
+		fprintf(f, "  %-20s %s\n", verbs[i].name, verbs[i].summary);
+	fputs("\nRun 'credbroker COMMAND --help' for a command's options.\n", f);
+}
+
+/* The value of a global option given as "--opt VALUE" or "--opt=VALUE". */
+static int global_opt(int argc, char **argv, int *i, const char *opt, const char **ret)
+{
+	size_t n = strlen(opt);
+	if (strncmp(argv[*i], opt, n) != 0)
+		return 0;
+	if (argv[*i][n] == '=') {
+		*ret = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n] != '\0')
+		return 0;
+	if (*i + 1 >= argc) {
+		cli_error("%s needs a value", opt);
+		exit(2);
+	}
+	*ret = argv[++*i];
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_globals *g = &cli_globals;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("credbroker %s\n", CB_VERSION);
+			return 0;
+		}
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (global_opt(argc, argv, &i, "--socket", &g->socket_path) ||
+		    global_opt(argc, argv, &i, "--broker", &g->broker_url) ||
+		    global_opt(argc, argv, &i, "--user", &g->user) ||
+		    global_opt(argc, argv, &i, "--ca", &g->ca_file) ||
+		    global_opt(argc, argv, &i, "--pin", &g->pin))
+			continue;
+		cli_error("unknown option '%s' (see 'credbroker --help')", argv[i]);
+		return 2;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (g->socket_path == NULL)
+		g->socket_path = getenv("CREDBROKER_SOCKET");
+	if (g->socket_path == NULL || g->socket_path[0] == '\0')
+		g->socket_path = DEFAULT_SOCKET;
+	if (g->user == NULL)
+		g->user = getenv("CREDBROKER_USER");
+	if (g->user == NULL || g->user[0] == '\0')
+		g->user = getlogin();
+	if (g->user == NULL) {
+		const char *u = getenv("USER");
+		g->user = u != NULL ? u : "";
+	}
+
+	for (size_t v = 0; verbs[v].name != NULL; v++)
+		if (strcmp(verbs[v].name, argv[i]) == 0)
+			return verbs[v].main(argc - i, argv + i);
+	cli_error("unknown command '%s' (see 'credbroker --help')", argv[i]);
+	return 2;
+}
