@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CREDBROKER_SERVER_H
+#define CREDBROKER_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct buf;
+
+/*
+ * The unix-socket server: one poll() loop reads length-prefixed frames from
+ * every connection under a per-connection deadline, then hands each complete
+ * request to a small pool of worker threads, which run the handler and write
+ * the response. A silent or slow client costs one file descriptor until its
+ * deadline, never a worker; the number of open connections is capped.
+ * One request, one response, then the connection is closed.
+ */
+struct server;
+
+/* Who is on the other end, from SO_PEERCRED (kernel-verified). */
+struct server_peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+
+/* Handle one request (payload of a frame, len bytes, untrusted, not
+ * NUL-terminated) and append the response JSON to resp. Called on worker
+ * threads, concurrently. A handler always produces a response. */
+typedef void (*server_handler_fn)(void *ctx, const struct server_peer *peer,
+				  const uint8_t *req, size_t len, struct buf *resp);
+
+struct server_options {
+	const char *socket_path;
+	int max_connections;  /* open connections at once; further ones get "busy" */
+	int io_timeout_ms;    /* to receive a whole request, and to send the response */
+	int workers;          /* handler threads */
+};
+
+/* Bind and listen on options->socket_path (mode 0660). A stale socket file
+ * (nobody accepting) is replaced; a live broker on it gives CB_ERR_EXISTS;
+ * a path that is not a socket, CB_ERR_PERM. */
+int server_new(const struct server_options *options, server_handler_fn handler, void *ctx,
+	       struct server **ret);
+
+/* Serve until server_stop() (returns 0) or server_reload() (returns 1).
+ * After a reload return, call server_run() again to go on serving. */
+int server_run(struct server *s);
+
+/* Ask server_run() to return; async-signal-safe. */
+void server_stop(struct server *s);
+void server_reload(struct server *s);
+
+/* Wait for the workers to finish what they hold, close every connection,
+ * remove the socket file and free. */
+void server_free(struct server *s);
+
+/* Append the standard error response {"ok":false,"error":{"code","message"}}. */
+int server_error_response(struct buf *resp, int err, const char *message);
+
+#endif
