@@ -29,6 +29,9 @@ struct sts_error {
 struct sts_client *sts_client_new(const char *region, const char *endpoint, int *ret_err);
 void sts_client_free(struct sts_client *c);
 
+/* The endpoint in use, e.g. the regional default. */
+const char *sts_client_endpoint(const struct sts_client *c);
+
 /* Tuning, mostly for tests: timeouts in milliseconds, attempts >= 1,
  * base backoff in ms. */
 void sts_client_set_timeouts(struct sts_client *c, long connect_ms, long total_ms);
@@ -58,6 +61,14 @@ struct sts_assume_role_params {
 	const char *const *transitive_tag_keys;
 	size_t ntransitive_tag_keys;
 };
+
+/* The form body of an AssumeRole call for p (Action, Version and every
+ * parameter set, percent-encoded), appended to form. 0, CB_ERR_INVALID
+ * (missing RoleArn or RoleSessionName, more than 10 policy ARNs or 50 tags,
+ * a NULL entry), CB_ERR_TOO_LARGE, CB_ERR_NOMEM. Exposed for tests; form
+ * may hold a TokenCode, so free it with buf_free (which wipes). */
+struct buf;
+int sts_assume_role_form(const struct sts_assume_role_params *p, struct buf *form);
 
 /* Temporary credentials. secret_access_key and session_token are in
  * sodium_malloc'd memory; sts_credentials_free() wipes everything. */
