@@ -19,7 +19,7 @@ static int totp_oath_status = OATH_OK;
 
 static void totp_init_once(void)
 {
-	totp_oath_status = oath_init();
+	totp_oath_status = sodium_init() < 0 ? OATH_CRYPTO_ERROR : oath_init();
 }
 
 static int totp_init(void)
@@ -31,6 +31,9 @@ static int totp_init(void)
 
 int totp_secret_new(uint8_t out[static TOTP_SECRET_BYTES])
 {
+	int r = totp_init();
+	if (r < 0)
+		return r;
 	randombytes_buf(out, TOTP_SECRET_BYTES);
 	return 0;
 }

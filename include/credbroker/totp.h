@@ -23,7 +23,8 @@ struct buf;
 #define TOTP_SECRET_MAX 64     /* longest secret accepted (SHA-512 size) */
 #define TOTP_LOCKOUT_MAX_SECONDS 86400
 
-/* Fill out with a fresh random secret (libsodium). Always 0. */
+/* Fill out with a fresh random secret (libsodium). 0, or CB_ERR_CRYPTO when
+ * the libraries cannot be initialised. */
 int totp_secret_new(uint8_t out[static TOTP_SECRET_BYTES]);
 
 /* Normalise a code as a person typed it, once: ASCII spaces and '-' are
