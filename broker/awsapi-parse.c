@@ -23,15 +23,18 @@
 #define ERR_FIELD_MAX 1024
 
 /* Where AWS puts its error code and message: the Query-API XML (STS, IAM),
- * the EC2-style XML, the Query API's JSON and the JSON protocols. */
+ * the same with an Errors wrapper (moto, some services), the EC2-style XML,
+ * the Query API's JSON and the JSON protocols. */
 static const char *const error_code_paths[] = {
 	"ErrorResponse/Error/Code",
+	"ErrorResponse/Errors/Error/Code",
 	"Response/Errors/Error/Code",
 	"Error/Code",
 	"__type",
 };
 static const char *const error_message_paths[] = {
 	"ErrorResponse/Error/Message",
+	"ErrorResponse/Errors/Error/Message",
 	"Response/Errors/Error/Message",
 	"Error/Message",
 	"message",

@@ -213,17 +213,35 @@ void awsapi_client_set_json(struct awsapi_client *c, bool json)
 	c->json = json;
 }
 
+/* application/x-www-form-urlencoded as botocore writes it: SigV4's encoding
+ * but a space becomes '+'. Both are valid; this one also matches what
+ * emulators that re-encode the parsed form before checking the signature
+ * (moto) compute. */
+static int form_encode(struct buf *form, const char *s)
+{
+	for (;;) {
+		size_t n = strcspn(s, " ");
+		int r = sigv4_uri_encode(form, s, n, false);
+		if (r < 0 || s[n] == '\0')
+			return r;
+		r = buf_putc(form, '+');
+		if (r < 0)
+			return r;
+		s += n + 1;
+	}
+}
+
 int awsapi_form_add(struct buf *form, const char *name, const char *value)
 {
 	int r = 0;
 	if (form->len > 0)
 		r = buf_putc(form, '&');
 	if (r == 0)
-		r = sigv4_uri_encode(form, name, strlen(name), false);
+		r = form_encode(form, name);
 	if (r == 0)
 		r = buf_putc(form, '=');
 	if (r == 0)
-		r = sigv4_uri_encode(form, value, strlen(value), false);
+		r = form_encode(form, value);
 	return r;
 }
 

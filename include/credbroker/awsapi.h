@@ -62,7 +62,8 @@ void awsapi_client_set_retries(struct awsapi_client *c, int attempts, long backo
 void awsapi_client_set_json(struct awsapi_client *c, bool json);
 
 /* Append "&name=value" (no '&' when form is empty) to a form body, both
- * percent-encoded as SigV4 wants. 0, CB_ERR_TOO_LARGE or CB_ERR_NOMEM. */
+ * percent-encoded as SigV4 wants except that a space becomes '+' (as
+ * botocore sends it). 0, CB_ERR_TOO_LARGE or CB_ERR_NOMEM. */
 int awsapi_form_add(struct buf *form, const char *name, const char *value);
 
 /* POST form (form->len bytes, "Action=...&Version=..." and the parameters)

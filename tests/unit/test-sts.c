@@ -394,10 +394,10 @@ static void test_form(void)
 		  "&PolicyArns.member.1.arn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FReadOnlyAccess"
 		  "&PolicyArns.member.2.arn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2Fjob-function%2F"
 		  "ViewOnlyAccess"
-		  "&ExternalId=ext%20id%2F%C3%A9"
+		  "&ExternalId=ext+id%2F%C3%A9"
 		  "&SerialNumber=arn%3Aaws%3Aiam%3A%3A123456789012%3Amfa%2Falice"
 		  "&TokenCode=123456&SourceIdentity=alice"
-		  "&Tags.member.1.Key=team&Tags.member.1.Value=blue%20green"
+		  "&Tags.member.1.Key=team&Tags.member.1.Value=blue+green"
 		  "&Tags.member.2.Key=cost%2Fcentre&Tags.member.2.Value=a%2Bb%3Dc%26d"
 		  "&TransitiveTagKeys.member.1=team");
 	buf_free(&f);
