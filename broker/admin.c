@@ -308,7 +308,10 @@ int admin_user_add(struct request *rq)
 		return CB_ERR_NOMEM;
 
 	uint8_t seed[TOTP_SECRET_BYTES];
-	totp_secret_new(seed);
+	if ((r = totp_secret_new(seed)) < 0) {
+		sodium_memzero(hash, sizeof(hash));
+		return r;
+	}
 	char totp_entry[VAULT_NAME_MAX + 1], pw_entry[VAULT_NAME_MAX + 1], detail[128];
 	vault_entry_name(totp_entry, sizeof(totp_entry), TOTP_PREFIX, name);
 	vault_entry_name(pw_entry, sizeof(pw_entry), PASSWORD_PREFIX, name);
@@ -506,7 +509,8 @@ int admin_user_reset_totp(struct request *rq)
 	vault_entry_name(totp_entry, sizeof(totp_entry), TOTP_PREFIX, name);
 	snprintf(detail, sizeof(detail), "user reset-totp %s", name);
 	uint8_t seed[TOTP_SECRET_BYTES];
-	totp_secret_new(seed);
+	if ((r = totp_secret_new(seed)) < 0)
+		return r;
 	pthread_mutex_lock(&rq->b->state_lock);
 	struct user *usr = users_find(rq->b->users, name);
 	if (usr == NULL) {
