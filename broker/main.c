@@ -321,10 +321,6 @@ static int cmd_run(int argc, char **argv)
 	if (parse_options(argc, argv, &o, false) < 0)
 		return 2;
 	harden();
-	if (sodium_init() < 0) {
-		say("libsodium cannot be initialised");
-		return 1;
-	}
 	struct config *cfg;
 	if (load_config(o.config, &cfg) < 0)
 		return 1;
@@ -402,6 +398,10 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return 0;
+	}
+	if (sodium_init() < 0) {
+		say("libsodium cannot be initialised");
+		return 1;
 	}
 	if (strcmp(argv[1], "check") == 0)
 		return cmd_check(argc, argv);
