@@ -23,4 +23,7 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv holds -h or --help before any "--". */
 int cli_wants_help(int argc, char **argv);
 
+/* The verbs (cli/<verb>.c). */
+int admin_main(int argc, char **argv);
+
 #endif

@@ -14,6 +14,7 @@ static const struct {
 	int (*main)(int argc, char **argv);
 	const char *summary;
 } verbs[] = {
+	{ "admin", admin_main, "administer keys, users, sessions and the audit log" },
 	{ NULL, NULL, NULL },
 };
 
