@@ -28,7 +28,6 @@
 #define KEY_PREFIX "key/"
 #define TOTP_PREFIX "totp/"
 #define PASSWORD_PREFIX "password/"
-#define PASSWORD_MAX 1024
 
 static bool name_chars_ok(const char *s, size_t lo, size_t hi, const char *extra)
 {
@@ -266,7 +265,7 @@ int admin_user_add(struct request *rq)
 	double uid = -1;
 	int r;
 	if ((r = request_string(rq, "name", USER_NAME_MAX, true, &name)) < 0 ||
-	    (r = request_string(rq, "password", PASSWORD_MAX, false, &password)) < 0 ||
+	    (r = request_string(rq, "password", BROKER_PASSWORD_MAX, false, &password)) < 0 ||
 	    (r = request_string(rq, "expires", 64, false, &expires_text)) < 0 ||
 	    (r = request_number(rq, "uid", 0, 4294967294.0, false, &uid)) < 0)
 		return r;

@@ -15,6 +15,9 @@
 #include "credbroker/buf.h"
 #include "credbroker/server.h"
 
+/* Longest password a user may have (bytes). */
+#define BROKER_PASSWORD_MAX 1024
+
 struct config;
 struct vault;
 struct users;

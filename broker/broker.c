@@ -284,6 +284,9 @@ int request_number(struct request *rq, const char *field, double lo, double hi, 
 bool request_is_admin(const struct request *rq)
 {
 	const struct config *cfg = rq->b->cfg;
+	/* Administration is local only: the TLS gateway has no uid. */
+	if (rq->peer->tls)
+		return false;
 	for (size_t i = 0; i < cfg->nadmins; i++)
 		if (cfg->admins[i] == rq->peer->uid)
 			return true;
@@ -292,17 +295,25 @@ bool request_is_admin(const struct request *rq)
 
 int request_audit(struct request *rq, struct audit_record *rec)
 {
-	rec->uid = (long)rq->peer->uid;
-	rec->pid = (long)rq->peer->pid;
-	if (rec->peer == NULL)
+	char where[80];
+	if (rq->peer->tls) {
+		rec->uid = -1;
+		rec->pid = -1;
+		snprintf(where, sizeof(where), "tls:%s", rq->peer->addr);
+		rec->peer = where;
+	} else {
+		rec->uid = (long)rq->peer->uid;
+		rec->pid = (long)rq->peer->pid;
 		rec->peer = "unix";
+	}
 	return audit_append(rq->b->audit, rec);
 }
 
 static int op_ping(struct request *rq)
 {
 	if (!cJSON_AddStringToObject(rq->out, "version", CB_VERSION) ||
-	    !cJSON_AddNumberToObject(rq->out, "uid", (double)rq->peer->uid) ||
+	    !(rq->peer->tls ? cJSON_AddNullToObject(rq->out, "uid")
+			    : cJSON_AddNumberToObject(rq->out, "uid", (double)rq->peer->uid)) ||
 	    !cJSON_AddBoolToObject(rq->out, "admin", request_is_admin(rq)))
 		return CB_ERR_NOMEM;
 	return 0;

@@ -51,14 +51,50 @@ static int audit_issue(struct request *rq, const struct outcome *o, int r)
 	return request_audit(rq, &rec);
 }
 
-/* The first-factor and grant checks. Caller holds state_lock. */
+/* The first factor: on the unix socket the kernel-verified uid bound to the
+ * user; over TLS the user's password (Argon2id hash in the vault). Unknown
+ * users and wrong passwords get the same answer. Caller holds state_lock. */
+static int check_identity(struct request *rq, const struct user *usr, const char *name,
+			  const char *password)
+{
+	if (!rq->peer->tls) {
+		if (usr == NULL)
+			return request_fail(rq, CB_ERR_USER_UNKNOWN, "no broker user \"%s\"", name);
+		if (usr->uid < 0 || (uid_t)usr->uid != rq->peer->uid)
+			return request_fail(rq, CB_ERR_UNAUTHORIZED, "uid %ld is not bound to broker user \"%s\"",
+					    (long)rq->peer->uid, name);
+		return 0;
+	}
+	char entry[VAULT_NAME_MAX + 1];
+	const uint8_t *hash;
+	size_t hash_len;
+	char hashstr[crypto_pwhash_STRBYTES];
+	snprintf(entry, sizeof(entry), "password/%s", name);
+	bool ok = usr != NULL && password != NULL &&
+		  vault_get(rq->b->vault, entry, NULL, &hash, &hash_len) == 0 && hash_len < sizeof(hashstr);
+	if (!ok && password != NULL) {
+		/* Spend what a real check spends, so the answer's timing does not
+		 * tell which user names exist. */
+		uint8_t burn[32], salt[crypto_pwhash_SALTBYTES] = { 0 };
+		if (crypto_pwhash(burn, sizeof(burn), password, strlen(password), salt,
+				  crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+				  crypto_pwhash_ALG_DEFAULT) == 0)
+			sodium_memzero(burn, sizeof(burn));
+	}
+	if (ok) {
+		memcpy(hashstr, hash, hash_len);
+		hashstr[hash_len] = '\0';
+		ok = crypto_pwhash_str_verify(hashstr, password, strlen(password)) == 0;
+		sodium_memzero(hashstr, sizeof(hashstr));
+	}
+	if (!ok)
+		return request_fail(rq, CB_ERR_UNAUTHORIZED, "wrong user name or password");
+	return 0;
+}
+
+/* The grant checks. Caller holds state_lock. */
 static int check_user(struct request *rq, const struct user *usr, const char *name, time_t now)
 {
-	if (usr == NULL)
-		return request_fail(rq, CB_ERR_USER_UNKNOWN, "no broker user \"%s\"", name);
-	if (usr->uid < 0 || (uid_t)usr->uid != rq->peer->uid)
-		return request_fail(rq, CB_ERR_UNAUTHORIZED,
-				    "uid %ld is not bound to broker user \"%s\"", (long)rq->peer->uid, name);
 	if (usr->disabled)
 		return request_fail(rq, CB_ERR_USER_DISABLED, "broker user \"%s\" is disabled", name);
 	if (usr->expires != 0 && usr->expires <= now) {
@@ -166,11 +202,12 @@ static int add_credentials(struct request *rq, const struct sts_credentials *c, 
 
 int issue_session(struct request *rq)
 {
-	const char *name, *profile_name, *code_input;
+	const char *name, *profile_name, *code_input, *password = NULL;
 	double requested = 0;
 	int r;
 	struct outcome o = { .duration = -1 };
 	if ((r = request_string(rq, "user", USER_NAME_MAX, true, &name)) < 0 ||
+	    (r = request_string(rq, "password", BROKER_PASSWORD_MAX, rq->peer->tls, &password)) < 0 ||
 	    (r = request_string(rq, "profile", 64, true, &profile_name)) < 0 ||
 	    (r = request_string(rq, "code", CODE_INPUT_MAX, true, &code_input)) < 0 ||
 	    (r = request_number(rq, "duration", 0, 43200, false, &requested)) < 0) {
@@ -188,7 +225,7 @@ int issue_session(struct request *rq)
 
 	pthread_mutex_lock(&rq->b->state_lock);
 	struct user *usr = users_find(rq->b->users, name);
-	if ((r = check_user(rq, usr, name, now)) < 0)
+	if ((r = check_identity(rq, usr, name, password)) < 0 || (r = check_user(rq, usr, name, now)) < 0)
 		goto refuse;
 	if (p == NULL) {
 		r = request_fail(rq, CB_ERR_PROFILE_UNKNOWN, "no profile \"%.64s\"", profile_name);
@@ -265,14 +302,19 @@ refuse:
 
 int issue_status(struct request *rq)
 {
-	const char *name;
+	const char *name, *password = NULL;
 	int r = request_string(rq, "user", USER_NAME_MAX, true, &name);
+	if (r == 0)
+		r = request_string(rq, "password", BROKER_PASSWORD_MAX, rq->peer->tls, &password);
 	if (r < 0)
 		return r;
 	time_t now = time(NULL);
 	pthread_mutex_lock(&rq->b->state_lock);
 	struct user *usr = users_find(rq->b->users, name);
-	if (usr == NULL || ((usr->uid < 0 || (uid_t)usr->uid != rq->peer->uid) && !request_is_admin(rq))) {
+	if (rq->peer->tls) {
+		if ((r = check_identity(rq, usr, name, password)) < 0)
+			goto out;
+	} else if (usr == NULL || ((usr->uid < 0 || (uid_t)usr->uid != rq->peer->uid) && !request_is_admin(rq))) {
 		/* The same answer for "no such user" and "not yours": names are
 		 * not to be probed. */
 		r = request_fail(rq, CB_ERR_UNAUTHORIZED, "uid %ld is not bound to broker user \"%s\"",

@@ -2,6 +2,7 @@
 #ifndef CREDBROKER_SERVER_H
 #define CREDBROKER_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -18,11 +19,15 @@ struct buf;
  */
 struct server;
 
-/* Who is on the other end, from SO_PEERCRED (kernel-verified). */
+/* Who is on the other end. On the unix socket uid/gid/pid come from
+ * SO_PEERCRED (kernel-verified); over the TLS gateway there is no uid
+ * (tls is true, uid is (uid_t)-1) and addr holds the client's address. */
 struct server_peer {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	bool tls;
+	char addr[64];
 };
 
 /* Handle one request (payload of a frame, len bytes, untrusted, not
