@@ -296,7 +296,6 @@ static void test_round_trip(const uint8_t *key)
 	/* A key-file vault is not opened with a passphrase. */
 	CHECK_INT(vault_open_passphrase(path, "pw", 2, &v2), CB_ERR_INVALID);
 	CHECK(strstr(vault_strerror_detail(CB_ERR_INVALID), "key file") != NULL);
-	/* Saving over a vault made without a path is refused. */
 	vault_free(v);
 }
 
@@ -419,6 +418,8 @@ static void test_tamper(const uint8_t *key)
 	CHECK_INT(vault_parse(longer, len + 1, key, &v), CB_ERR_PARSE);
 	free(longer);
 	CHECK_INT(vault_parse(data, len, key, &v), 0);
+	/* A vault parsed from bytes has no file to save to. */
+	CHECK_INT(vault_save(v), CB_ERR_INVALID);
 	vault_free(v);
 
 	/* A newer format is named as such, even before anything else. */
