@@ -548,6 +548,44 @@ static void test_file_checks(const uint8_t *key)
 	CHECK(v == NULL);
 }
 
+/* A vault that would pass the file cap is not written; dropping entries
+ * lets the next save through. */
+static void test_too_large(const uint8_t *key)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/lvault", dir);
+	static char meta[VAULT_META_MAX + 1];
+	static uint8_t secret[VAULT_SECRET_MAX];
+	memset(meta, 'm', VAULT_META_MAX);
+	struct vault *v = NULL, *check = NULL;
+	CHECK_INT(vault_create(path, key, &v), 0);
+	int n = (int)(VAULT_FILE_MAX / (VAULT_META_MAX + VAULT_SECRET_MAX)) + 1;
+	for (int i = 0; v && i < n; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "big/%04d", i);
+		CHECK_INT(vault_put(v, name, meta, secret, sizeof(secret)), 0);
+	}
+	CHECK_INT(vault_save(v), CB_ERR_TOO_LARGE);
+	CHECK(strstr(vault_strerror_detail(CB_ERR_TOO_LARGE), "exceed") != NULL);
+	CHECK_INT((long long)vault_count(v), n);
+	CHECK_INT(vault_open(path, key, &check), 0);
+	CHECK_INT((long long)vault_count(check), 0);
+	vault_free(check);
+	check = NULL;
+	/* Each entry takes a little more than meta + secret on disk. */
+	for (int i = 0; i < 10; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "big/%04d", i);
+		CHECK_INT(vault_remove(v, name), 0);
+	}
+	CHECK_INT(vault_save(v), 0);
+	CHECK_INT(vault_open(path, key, &check), 0);
+	CHECK_INT((long long)vault_count(check), n - 10);
+	vault_free(check);
+	vault_free(v);
+	unlink(path);
+}
+
 /* A state whose save takes a while: many entries with large secrets. */
 static int put_big_state(struct vault *v)
 {
@@ -680,6 +718,7 @@ int main(void)
 		test_tamper(key);
 		test_entries_moved(key);
 		test_file_checks(key);
+		test_too_large(key);
 		test_kill(key);
 	}
 	test_passphrase();
