@@ -360,7 +360,7 @@ static int encode_entry(const struct vault *v, const uint8_t header[static HEADE
 	if (e->secret_len > 0)
 		memcpy(plain + 4 + meta_len, e->secret, e->secret_len);
 
-	uint8_t ad[AD_MAX], lens[6], nonce[NONCE_LEN], box[BOX_MAX];
+	uint8_t ad[AD_MAX], lens[4], nonce[NONCE_LEN], box[BOX_MAX];
 	size_t ad_len = entry_ad(header, index, (const uint8_t *)e->name, name_len, ad);
 	unsigned long long box_len;
 	randombytes_buf(nonce, sizeof(nonce));
