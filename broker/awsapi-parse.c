@@ -430,6 +430,9 @@ int awsapi_parse(const char *body, size_t len, struct awsapi_field *fields, size
 				char tmp[sizeof(err->code)];
 				copy_text(tmp, sizeof(tmp), code);
 				tmp[strcspn(tmp, ":")] = '\0';
+				/* A refusal stays a refusal even when its code is mangled. */
+				if (tmp[0] == '\0')
+					snprintf(tmp, sizeof(tmp), "UnknownError");
 				memcpy(err->code, tmp, sizeof(tmp));
 				copy_text(err->message, sizeof(err->message), msg);
 			}

@@ -151,6 +151,12 @@ static void test_errors(void)
 	CHECK_STR(e.message, "The security token included in the request is expired");
 	free(s);
 
+	/* A refusal whose code strips to nothing is still a refusal (found by
+	 * the fuzzer). */
+	static const char mangled[] = "{\"__type\":\"com.amazonaws.sts#\"}";
+	CHECK_INT(parse_ar(mangled, sizeof(mangled) - 1, &c, &e), CB_ERR_STS_DENIED);
+	CHECK_STR(e.code, "UnknownError");
+
 	/* A huge message is truncated, not refused; control bytes (a tab here:
 	 * XML allows no others) are masked. */
 	struct buf b;
