@@ -53,7 +53,7 @@ static bool is_root_arn(const char *arn)
 	return strcmp(p + 12, ":root") == 0;
 }
 
-static int vault_entry_name(char *out, size_t outlen, const char *prefix, const char *name)
+static int entry_name(char *out, size_t outlen, const char *prefix, const char *name)
 {
 	int n = snprintf(out, outlen, "%s%s", prefix, name);
 	return n < 0 || (size_t)n >= outlen ? CB_ERR_INVALID : 0;
@@ -136,7 +136,7 @@ int admin_key_add(struct request *rq)
 		goto out;
 	}
 	char entry[VAULT_NAME_MAX + 1];
-	if ((r = vault_entry_name(entry, sizeof(entry), KEY_PREFIX, name)) < 0)
+	if ((r = entry_name(entry, sizeof(entry), KEY_PREFIX, name)) < 0)
 		goto out;
 	if (vault_get(rq->b->vault, entry, NULL, NULL, NULL) == 0) {
 		r = request_fail(rq, CB_ERR_EXISTS, "a key named \"%s\" exists; remove it first", name);
@@ -208,7 +208,7 @@ int admin_key_remove(struct request *rq)
 	if (r < 0)
 		return r;
 	char entry[VAULT_NAME_MAX + 1], detail[128];
-	if (vault_entry_name(entry, sizeof(entry), KEY_PREFIX, name) < 0)
+	if (entry_name(entry, sizeof(entry), KEY_PREFIX, name) < 0)
 		return request_fail(rq, CB_ERR_KEY_UNKNOWN, "no key named \"%.64s\"", name);
 	snprintf(detail, sizeof(detail), "key remove %s", name);
 	pthread_mutex_lock(&rq->b->state_lock);
@@ -312,8 +312,8 @@ int admin_user_add(struct request *rq)
 		return r;
 	}
 	char totp_entry[VAULT_NAME_MAX + 1], pw_entry[VAULT_NAME_MAX + 1], detail[128];
-	vault_entry_name(totp_entry, sizeof(totp_entry), TOTP_PREFIX, name);
-	vault_entry_name(pw_entry, sizeof(pw_entry), PASSWORD_PREFIX, name);
+	entry_name(totp_entry, sizeof(totp_entry), TOTP_PREFIX, name);
+	entry_name(pw_entry, sizeof(pw_entry), PASSWORD_PREFIX, name);
 	snprintf(detail, sizeof(detail), "user add %s", name);
 
 	pthread_mutex_lock(&rq->b->state_lock);
@@ -467,8 +467,8 @@ int admin_user_remove(struct request *rq)
 	if (r < 0)
 		return r;
 	char totp_entry[VAULT_NAME_MAX + 1], pw_entry[VAULT_NAME_MAX + 1], detail[128];
-	vault_entry_name(totp_entry, sizeof(totp_entry), TOTP_PREFIX, name);
-	vault_entry_name(pw_entry, sizeof(pw_entry), PASSWORD_PREFIX, name);
+	entry_name(totp_entry, sizeof(totp_entry), TOTP_PREFIX, name);
+	entry_name(pw_entry, sizeof(pw_entry), PASSWORD_PREFIX, name);
 	snprintf(detail, sizeof(detail), "user remove %s", name);
 	pthread_mutex_lock(&rq->b->state_lock);
 	if (users_find(rq->b->users, name) == NULL) {
@@ -505,7 +505,7 @@ int admin_user_reset_totp(struct request *rq)
 	if (r < 0)
 		return r;
 	char totp_entry[VAULT_NAME_MAX + 1], detail[128];
-	vault_entry_name(totp_entry, sizeof(totp_entry), TOTP_PREFIX, name);
+	entry_name(totp_entry, sizeof(totp_entry), TOTP_PREFIX, name);
 	snprintf(detail, sizeof(detail), "user reset-totp %s", name);
 	uint8_t seed[TOTP_SECRET_BYTES];
 	if ((r = totp_secret_new(seed)) < 0)
@@ -556,7 +556,7 @@ int admin_key_borrow(struct request *rq, const char *key_name, char **ret_akid, 
 	const char *metatext;
 	const uint8_t *secret;
 	size_t secret_len;
-	if (vault_entry_name(entry, sizeof(entry), KEY_PREFIX, key_name) < 0 ||
+	if (entry_name(entry, sizeof(entry), KEY_PREFIX, key_name) < 0 ||
 	    vault_get(rq->b->vault, entry, &metatext, &secret, &secret_len) < 0)
 		return request_fail(rq, CB_ERR_KEY_UNKNOWN,
 				    "the profile's key \"%s\" is not in the vault (credbroker admin key add %s)",
