@@ -23,7 +23,17 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv holds -h or --help before any "--". */
 int cli_wants_help(int argc, char **argv);
 
+/* The broker socket when neither --socket nor $CREDBROKER_SOCKET says. */
+#define CLI_DEFAULT_SOCKET "/run/credbroker/broker.sock"
+
 /* The verbs (cli/<verb>.c). */
 int admin_main(int argc, char **argv);
+int get_main(int argc, char **argv);
+int credential_process_main(int argc, char **argv);
+int exec_main(int argc, char **argv);
+int aws_config_main(int argc, char **argv);
+int console_main(int argc, char **argv);
+int status_main(int argc, char **argv);
+int logout_main(int argc, char **argv);
 
 #endif

@@ -4,16 +4,29 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <malloc.h>
+#include <pwd.h>
+
+#include <cjson/cJSON.h>
+#include <sodium.h>
+
 #include "cb-config.h"
 #include "cli.h"
 
-#define DEFAULT_SOCKET "/run/credbroker/broker.sock"
+#define DEFAULT_SOCKET CLI_DEFAULT_SOCKET
 
 static const struct {
 	const char *name;
 	int (*main)(int argc, char **argv);
 	const char *summary;
 } verbs[] = {
+	{ "get", get_main, "print a session for a profile (cached or new)" },
+	{ "credential-process", credential_process_main, "for ~/.aws/config's credential_process" },
+	{ "exec", exec_main, "run a command with a session in its environment" },
+	{ "aws-config", aws_config_main, "print the ~/.aws/config stanza for a profile" },
+	{ "console", console_main, "AWS console sign-in URL for a session" },
+	{ "status", status_main, "broker reachable?, who am I, grants, cached sessions" },
+	{ "logout", logout_main, "wipe cached sessions" },
 	{ "admin", admin_main, "administer keys, users, sessions and the audit log" },
 	{ NULL, NULL, NULL },
 };
@@ -58,8 +71,19 @@ static int global_opt(int argc, char **argv, int *i, const char *opt, const char
 	return 1;
 }
 
+/* cJSON holds sessions and codes: whatever it frees is wiped first. */
+static void wipe_free(void *p)
+{
+	if (p != NULL) {
+		sodium_memzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	static cJSON_Hooks hooks = { .malloc_fn = malloc, .free_fn = wipe_free };
+	cJSON_InitHooks(&hooks);
 	struct cli_globals *g = &cli_globals;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -92,9 +116,11 @@ int main(int argc, char **argv)
 		g->user = getenv("CREDBROKER_USER");
 	if (g->user == NULL || g->user[0] == '\0')
 		g->user = getlogin();
+	if (g->user == NULL)
+		g->user = getenv("USER");
 	if (g->user == NULL) {
-		const char *u = getenv("USER");
-		g->user = u != NULL ? u : "";
+		const struct passwd *pw = getpwuid(geteuid());
+		g->user = pw != NULL ? pw->pw_name : "";
 	}
 
 	for (size_t v = 0; verbs[v].name != NULL; v++)
