@@ -376,12 +376,24 @@ void broker_handle(void *ctx, const struct server_peer *peer, const uint8_t *req
 	struct request rq = { .b = ctx, .peer = peer };
 	buf_init(&rq.msg, 2048);
 	const char *end = NULL;
-	cJSON *in = cJSON_ParseWithLengthOpts((const char *)req, len, &end, false);
+	cJSON *in = NULL;
 	int r;
+	/* cJSON keeps a raw NUL inside a string, and the C string it hands
+	 * back then ends there: "pi\0ng" would be acted on as "pi". */
+	if (memchr(req, '\0', len) != NULL) {
+		r = request_fail(&rq, CB_ERR_PARSE, "request contains a NUL byte");
+		goto out;
+	}
+	in = cJSON_ParseWithLengthOpts((const char *)req, len, &end, false);
 	if (in == NULL) {
 		r = request_fail(&rq, CB_ERR_PARSE, "request is not JSON");
 		goto out;
 	}
+	/* JSON allows whitespace after the value (a trailing newline is common);
+	 * cJSON leaves end before it. */
+	while (end != NULL && end < (const char *)req + len &&
+	       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+		end++;
 	if (end != (const char *)req + len) {
 		/* A NUL inside the frame ends cJSON's view early: refuse rather
 		 * than act on a prefix of what was sent. */
