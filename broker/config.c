@@ -15,8 +15,9 @@
 #include "credbroker/file.h"
 #include "credbroker/policy.h"
 
+#include "config-syntax.h"
+
 #define MAX_PROBLEM_LINES 100
-#define MAX_NAME 64
 #define FIELD_MAX 160
 
 /* One load: where problems go and how many there were. */
@@ -58,7 +59,7 @@ static char *dup(struct ctx *x, const char *s)
 /* "prefix.key" into out; keys are shown only when they are tame. */
 static const char *field(char out[static FIELD_MAX], const char *prefix, const char *key)
 {
-	bool tame = strlen(key) <= MAX_NAME;
+	bool tame = strlen(key) <= CONFIG_NAME_MAX;
 	for (const char *p = key; *p != '\0' && tame; p++)
 		tame = *p > 0x20 && *p < 0x7f;
 	snprintf(out, FIELD_MAX, "%s%s%s", prefix, prefix[0] != '\0' ? "." : "",
@@ -91,202 +92,6 @@ static bool printable(const char *s)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return false;
 	return true;
-}
-
-static bool in_set(const char *s, const char *set)
-{
-	for (; *s != '\0'; s++)
-		if (strchr(set, *s) == NULL)
-			return false;
-	return true;
-}
-
-#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-static bool name_valid(const char *s)
-{
-	size_t n = strlen(s);
-	return n >= 1 && n <= MAX_NAME && in_set(s, ALNUM "._-");
-}
-
-static bool digits_n(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
-/* "arn:<partition>:iam::" then the rest; the partition into *ret_partition. */
-static const char *iam_arn_rest(const char *s, const char **ret_partition)
-{
-	static const char *const partitions[] = { "aws", "aws-cn", "aws-us-gov" };
-	if (strncmp(s, "arn:", 4) != 0)
-		return NULL;
-	for (size_t i = 0; i < 3; i++) {
-		size_t n = strlen(partitions[i]);
-		if (strncmp(s + 4, partitions[i], n) == 0 && strncmp(s + 4 + n, ":iam::", 6) == 0) {
-			*ret_partition = partitions[i];
-			return s + 4 + n + 6;
-		}
-	}
-	return NULL;
-}
-
-/* IAM path + name after "role/" or "policy/": [\w+=,.@/-], a non-empty last
- * component of at most max_name characters. */
-static bool iam_path_name_valid(const char *s, size_t max_name)
-{
-	const char *slash = strrchr(s, '/');
-	const char *name = slash != NULL ? slash + 1 : s;
-	size_t n = strlen(name);
-	return n >= 1 && n <= max_name && strlen(s) <= 512 + max_name && in_set(s, ALNUM "_+=,.@/-");
-}
-
-static bool role_arn_valid(const char *s, const char **ret_partition)
-{
-	const char *p = iam_arn_rest(s, ret_partition);
-	return p != NULL && digits_n(p, 12) && strncmp(p + 12, ":role/", 6) == 0 &&
-	       iam_path_name_valid(p + 18, 64);
-}
-
-static bool policy_arn_valid(const char *s)
-{
-	const char *partition;
-	const char *p = iam_arn_rest(s, &partition);
-	if (p == NULL)
-		return false;
-	if (strncmp(p, "aws:", 4) == 0)
-		p += 4;
-	else if (digits_n(p, 12) && p[12] == ':')
-		p += 13;
-	else
-		return false;
-	return strncmp(p, "policy/", 7) == 0 && iam_path_name_valid(p + 7, 128);
-}
-
-/* "eu-west-1", "us-gov-west-1", "ap-southeast-2". */
-static bool region_valid(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 6 || n > 32 || !in_set(s, "abcdefghijklmnopqrstuvwxyz0123456789-"))
-		return false;
-	if (!(s[0] >= 'a' && s[0] <= 'z' && s[1] >= 'a' && s[1] <= 'z' && s[2] == '-'))
-		return false;
-	const char *last = strrchr(s, '-');
-	size_t dl = strlen(last + 1);
-	if (last == s + 2 || dl < 1 || dl > 2 || !digits_n(last + 1, dl))
-		return false;
-	for (const char *p = s + 3; p < last; p++)
-		if (*p == '-' ? (p[-1] == '-' || p[1] == '-') : !(*p >= 'a' && *p <= 'z'))
-			return false;
-	return true;
-}
-
-static bool external_id_valid(const char *s)
-{
-	size_t n = strlen(s);
-	return n >= 2 && n <= 1224 && in_set(s, ALNUM "_+=,.@:/-");
-}
-
-static bool port_valid(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 1 || n > 5 || !digits_n(s, n))
-		return false;
-	long v = strtol(s, NULL, 10);
-	return v >= 1 && v <= 65535;
-}
-
-/* 127.0.0.0/8, written as a plain dotted quad. */
-static bool ipv4_loopback(const char *h, size_t n)
-{
-	unsigned octets = 0, v = 0, ndig = 0, first = 0;
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || h[i] == '.') {
-			if (ndig == 0 || v > 255)
-				return false;
-			if (octets++ == 0)
-				first = v;
-			v = 0;
-			ndig = 0;
-		} else if (h[i] >= '0' && h[i] <= '9' && ndig < 3) {
-			v = v * 10 + (unsigned)(h[i] - '0');
-			ndig++;
-		} else {
-			return false;
-		}
-	}
-	return octets == 4 && first == 127;
-}
-
-/* NULL when url is an acceptable AWS endpoint, else what is wrong with it:
- * https://HOST[:PORT][/PATH], or http:// to a loopback host. */
-static const char *endpoint_problem(const char *url)
-{
-	bool tls;
-	const char *p;
-	if (strncmp(url, "https://", 8) == 0)
-		tls = true, p = url + 8;
-	else if (strncmp(url, "http://", 7) == 0)
-		tls = false, p = url + 7;
-	else
-		return "not an https:// URL";
-	if (strlen(url) > 1024 || !in_set(url, ALNUM "-._~:/[]%"))
-		return "not a plain URL (no user, query or fragment)";
-	size_t alen = strcspn(p, "/");
-	const char *host = p, *port = NULL;
-	size_t hlen;
-	if (*p == '[') {
-		const char *close = memchr(p, ']', alen);
-		if (close == NULL)
-			return "not a valid host";
-		host = p + 1;
-		hlen = (size_t)(close - host);
-		if (hlen == 0 || strspn(host, "0123456789abcdefABCDEF:.") < hlen)
-			return "not a valid host";
-		if (close + 1 < p + alen) {
-			if (close[1] != ':')
-				return "not a valid host";
-			port = close + 2;
-		}
-	} else {
-		const char *colon = memchr(p, ':', alen);
-		hlen = colon != NULL ? (size_t)(colon - p) : alen;
-		if (hlen == 0 || hlen > 253 || strspn(host, ALNUM ".-") < hlen)
-			return "not a valid host";
-		if (colon != NULL)
-			port = colon + 1;
-	}
-	if (port != NULL) {
-		char pb[8];
-		size_t plen = (size_t)(p + alen - port);
-		if (plen >= sizeof(pb))
-			return "not a valid port";
-		memcpy(pb, port, plen);
-		pb[plen] = '\0';
-		if (!port_valid(pb))
-			return "not a valid port";
-	}
-	if (tls)
-		return NULL;
-	bool loopback = (hlen == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-			(host[-1] == '[' && hlen == 3 && strncmp(host, "::1", 3) == 0) ||
-			(host[-1] != '[' && ipv4_loopback(host, hlen));
-	return loopback ? NULL : "plain http:// is allowed only for loopback hosts; use https://";
-}
-
-/* "HOST:PORT" or "[V6]:PORT". */
-static bool listen_valid(const char *s)
-{
-	const char *colon = strrchr(s, ':');
-	if (colon == NULL || colon == s || !port_valid(colon + 1))
-		return false;
-	size_t hlen = (size_t)(colon - s);
-	if (s[0] == '[')
-		return hlen > 2 && s[hlen - 1] == ']' &&
-		       strspn(s + 1, "0123456789abcdefABCDEF:.") == hlen - 2;
-	return strspn(s, ALNUM ".-") == hlen;
 }
 
 /* The typed getters: each returns the value (borrowed from the tree) or
@@ -566,24 +371,34 @@ static void parse_profile(struct ctx *x, const cJSON *v, const char *prefix, str
 
 	const char *partition = NULL;
 	const char *s = get_string(x, v, "role_arn", prefix, true, 2048);
-	if (s != NULL && !role_arn_valid(s, &partition))
+	if (s != NULL && !config_role_arn_valid(s, &partition))
 		problem(x, field(f, prefix, "role_arn"),
 			"not an IAM role ARN (arn:aws:iam::<12 digits>:role/NAME)");
 	else if (s != NULL)
 		p->role_arn = dup(x, s);
 
-	s = get_string(x, v, "key", prefix, true, MAX_NAME);
-	if (s != NULL && !name_valid(s))
-		problem(x, field(f, prefix, "key"), "not a key name ([A-Za-z0-9._-], 1 to 64)");
+	s = get_string(x, v, "key", prefix, true, CONFIG_NAME_MAX);
+	if (s != NULL && !config_name_valid(s))
+		problem(x, field(f, prefix, "key"), "not a key name (1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit)");
 	else if (s != NULL)
 		p->key = dup(x, s);
 
-	get_string_list(x, v, "policy_arns", prefix, SIZE_MAX, policy_arn_valid,
+	get_string_list(x, v, "policy_arns", prefix, SIZE_MAX, config_policy_arn_valid,
 			"an IAM policy ARN (arn:aws:iam::aws|<12 digits>:policy/NAME)",
 			&p->policy_arns, &p->npolicy_arns);
 	get_string_list(x, v, "confidential_buckets", prefix, CONFIG_MAX_BUCKETS, bucket_valid,
 			"an S3 bucket name (3 to 63 of a-z, 0-9, '.', '-')",
 			&p->confidential_buckets, &p->nconfidential_buckets);
+	/* STS refuses managed policies from another partition than the role's. */
+	for (size_t i = 0; partition != NULL && i < p->npolicy_arns; i++) {
+		size_t n = strlen(partition);
+		if (p->policy_arns[i] != NULL && (strncmp(p->policy_arns[i] + 4, partition, n) != 0 ||
+						  p->policy_arns[i][4 + n] != ':')) {
+			char ef[FIELD_MAX + 16];
+			snprintf(ef, sizeof(ef), "%s[%zu]", field(f, prefix, "policy_arns"), i);
+			problem(x, ef, "not in the role's partition (%s)", partition);
+		}
+	}
 	if (p->nconfidential_buckets > 0 && partition != NULL && strcmp(partition, "aws") != 0)
 		problem(x, field(f, prefix, "confidential_buckets"),
 			"supported only for roles in the aws partition (the Deny names arn:aws:s3:::)");
@@ -610,14 +425,14 @@ static void parse_profile(struct ctx *x, const cJSON *v, const char *prefix, str
 		p->source_identity = cJSON_IsTrue(b);
 
 	s = get_string(x, v, "external_id", prefix, false, 1224);
-	if (s != NULL && !external_id_valid(s))
+	if (s != NULL && !config_external_id_valid(s))
 		problem(x, field(f, prefix, "external_id"),
 			"not an external ID (2 to 1224 of A-Z a-z 0-9 _+=,.@:/-)");
 	else if (s != NULL)
 		p->external_id = dup(x, s);
 
 	s = get_string(x, v, "region", prefix, false, 32);
-	if (s != NULL && !region_valid(s))
+	if (s != NULL && !config_region_valid(s))
 		problem(x, field(f, prefix, "region"), "not an AWS region (like eu-west-1)");
 	else if (s != NULL)
 		p->region = dup(x, s);
@@ -650,9 +465,9 @@ static void parse_profiles(struct ctx *x, const cJSON *root, struct config *c)
 	c->nprofiles = n;
 	size_t i = 0;
 	for (const cJSON *v = profiles->child; v != NULL; v = v->next, i++) {
-		if (!name_valid(v->string)) {
+		if (!config_name_valid(v->string)) {
 			snprintf(f, sizeof(f), "profiles[%zu]", i);
-			problem(x, f, "not a profile name ([A-Za-z0-9._-], 1 to 64)");
+			problem(x, f, "not a profile name (1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit)");
 			continue;
 		}
 		field(f, "profiles", v->string);
@@ -710,7 +525,7 @@ static void parse_aws(struct ctx *x, const cJSON *root, struct config *c)
 	if (aws != NULL)
 		check_keys(x, aws, "aws", keys);
 	const char *region = aws ? get_string(x, aws, "region", "aws", false, 32) : NULL;
-	if (region != NULL && !region_valid(region)) {
+	if (region != NULL && !config_region_valid(region)) {
 		problem(x, "aws.region", "not an AWS region (like eu-west-1)");
 		region = NULL;
 	}
@@ -725,7 +540,7 @@ static void parse_aws(struct ctx *x, const cJSON *root, struct config *c)
 		char f[FIELD_MAX];
 		const char *e = aws ? get_string(x, aws, names[i], "aws", false, 1024) : NULL;
 		if (e != NULL) {
-			const char *why = endpoint_problem(e);
+			const char *why = config_endpoint_problem(e);
 			if (why != NULL)
 				problem(x, field(f, "aws", names[i]), "%s", why);
 			else
@@ -752,7 +567,7 @@ static void parse_tls(struct ctx *x, const cJSON *root, struct config *c)
 		return;
 	check_keys(x, tls, "tls", keys);
 	const char *listen = get_string(x, tls, "listen", "tls", false, 300);
-	if (listen != NULL && !listen_valid(listen))
+	if (listen != NULL && !config_listen_valid(listen))
 		problem(x, "tls.listen", "not HOST:PORT");
 	else if (listen != NULL)
 		c->tls_listen = dup(x, listen);

@@ -43,6 +43,14 @@ bool policy_bucket_name_valid(const char *name)
 	return !(all_digits_dots && dots == 3);
 }
 
+static bool printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static bool depth_ok(const cJSON *j, int depth)
 {
 	if (depth > POLICY_MAX_DEPTH)
@@ -133,7 +141,7 @@ static int check_document(const cJSON *j, struct buf *why)
 		}
 		if (i == 3)
 			snprintf(msg, sizeof(msg), "%.64s: not an IAM policy element (Version, Id, Statement)",
-				 c->string);
+				 printable(c->string) ? c->string : "(unprintable key)");
 		else
 			snprintf(msg, sizeof(msg), "%s: given twice", c->string);
 		why_line(why, msg);

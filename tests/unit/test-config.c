@@ -5,6 +5,7 @@
  * every default; several problems reported at once; STS's limits checked at
  * load; and the shipped example config accepted.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include "credbroker/config.h"
 #include "credbroker/err.h"
 #include "credbroker/policy.h"
+
+#include "broker/config-syntax.h"
 
 #include "check.h"
 
@@ -143,6 +146,14 @@ static const struct {
 	{ "bad profile name",
 	  "{\"state_dir\":\"/x\",\"vault\":{},\"profiles\":{\"consultant readonly\":{" ROLE ",\"key\":\"main\"}}}",
 	  ": profiles[0]: not a profile name" },
+	{ "profile name \"..\"",
+	  "{\"state_dir\":\"/x\",\"vault\":{},\"profiles\":{\"..\":{" ROLE ",\"key\":\"main\"}}}",
+	  ": profiles[0]: not a profile name" },
+	{ "key name like an option",
+	  "{\"state_dir\":\"/x\",\"vault\":{},\"profiles\":{\"p\":{" ROLE ",\"key\":\"-main\"}}}",
+	  ": profiles.p.key: not a key name" },
+	{ "policy ARN from another partition", CFG("", ",\"policy_arns\":[\"arn:aws-cn:iam::aws:policy/ReadOnlyAccess\"]"),
+	  ": profiles.p.policy_arns[0]: not in the role's partition (aws)" },
 	{ "key given twice", "{\"state_dir\":\"/x\",\"state_dir\":\"/y\",\"vault\":{}," PROFILE("") "}", ": state_dir: given twice" },
 	{ "profile given twice",
 	  "{\"state_dir\":\"/x\",\"vault\":{},\"profiles\":{\"p\":{" ROLE ",\"key\":\"k\"},\"p\":{" ROLE ",\"key\":\"k\"}}}",
@@ -479,6 +490,77 @@ static void write_sized_policy(const char *name, size_t n)
 	buf_free(&b);
 }
 
+/* The value syntax on its own, edge by edge. */
+static void test_syntax(void)
+{
+	static const struct {
+		const char *url;
+		bool ok;
+	} urls[] = {
+		{ "https://sts.eu-west-1.amazonaws.com", true },
+		{ "https://sts.amazonaws.com:443/", true },
+		{ "https://[2001:db8::1]:8443", true },
+		{ "http://127.0.0.1:5000", true },
+		{ "http://127.255.255.254", true },
+		{ "http://[::1]:5000/", true },
+		{ "http://LOCALHOST:4566", true },
+		{ "http://128.0.0.1", false },
+		{ "http://127.0.0.1.nip.io", false },
+		{ "http://127.1", false },
+		{ "http://0x7f.0.0.1", false },
+		{ "http://[::2]", false },
+		{ "http://localhost.example", false },
+		{ "https://user@sts.amazonaws.com", false },
+		{ "https://sts.amazonaws.com/?x=1", false },
+		{ "https://sts.amazonaws.com#f", false },
+		{ "https://sts.amazonaws.com:0", false },
+		{ "https://sts.amazonaws.com:", false },
+		{ "https://", false },
+		{ "https://sts amazonaws.com", false },
+		{ "sts.amazonaws.com", false },
+		{ "HTTPS://sts.amazonaws.com", false },
+	};
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		bool ok = config_endpoint_problem(urls[i].url) == NULL;
+		if (ok != urls[i].ok) {
+			fprintf(stderr, "endpoint %s: want %s\n", urls[i].url, urls[i].ok ? "ok" : "refused");
+			CHECK(0);
+		}
+	}
+
+	const char *partition = NULL;
+	CHECK(config_role_arn_valid("arn:aws:iam::123456789012:role/R", &partition) && strcmp(partition, "aws") == 0);
+	CHECK(config_role_arn_valid("arn:aws-us-gov:iam::123456789012:role/a/b/Name_1+=,.@-", &partition) &&
+	      strcmp(partition, "aws-us-gov") == 0);
+	CHECK(!config_role_arn_valid("arn:aws:iam::123456789012:role/", &partition));
+	CHECK(!config_role_arn_valid("arn:aws:iam::123456789012:role/a/", &partition));
+	CHECK(!config_role_arn_valid("arn:aws:iam::1234567890123:role/R", &partition));
+	CHECK(!config_role_arn_valid("arn:aws:iam::123456789012:root", &partition));
+	CHECK(!config_role_arn_valid("arn:aws:sts::123456789012:role/R", &partition));
+	CHECK(!config_role_arn_valid("arn:aws:iam::123456789012:role/R*", &partition));
+	CHECK(config_policy_arn_valid("arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"));
+	CHECK(config_policy_arn_valid("arn:aws-cn:iam::123456789012:policy/Mine"));
+	CHECK(!config_policy_arn_valid("arn:aws:iam::aws:role/ReadOnlyAccess"));
+	CHECK(!config_policy_arn_valid("arn:aws:iam::amazon:policy/X"));
+	CHECK(config_region_valid("eu-west-1") && config_region_valid("us-gov-west-1") &&
+	      config_region_valid("ap-southeast-2") && config_region_valid("cn-north-1"));
+	CHECK(!config_region_valid("eu-west") && !config_region_valid("eu--west-1") &&
+	      !config_region_valid("EU-west-1") && !config_region_valid("e-west-1") &&
+	      !config_region_valid("eu-west-100"));
+	CHECK(config_name_valid("consultant-readonly") && config_name_valid("a") &&
+	      config_name_valid("A.b_c-9"));
+	CHECK(!config_name_valid("") && !config_name_valid(".") && !config_name_valid("..") &&
+	      !config_name_valid("-x") && !config_name_valid("a/b") && !config_name_valid("a b"));
+	CHECK(config_name_valid("a234567890123456789012345678901234567890123456789012345678901234"));
+	CHECK(!config_name_valid("a2345678901234567890123456789012345678901234567890123456789012345"));
+	CHECK(config_external_id_valid("ab") && !config_external_id_valid("a") &&
+	      !config_external_id_valid("a\"b"));
+	CHECK(config_listen_valid("0.0.0.0:8443") && config_listen_valid("[::]:443") &&
+	      config_listen_valid("broker.example.com:1"));
+	CHECK(!config_listen_valid(":8443") && !config_listen_valid("0.0.0.0:65536") &&
+	      !config_listen_valid("0.0.0.0") && !config_listen_valid("[::]8443"));
+}
+
 int main(void)
 {
 	CHECK(mkdtemp(dir) != NULL);
@@ -497,6 +579,7 @@ int main(void)
 	write_sized_policy("policies/big2048.json", 2048);
 	write_sized_policy("policies/big2049.json", 2049);
 
+	test_syntax();
 	test_bad_configs();
 	test_defaults();
 	test_everything_set();
