@@ -389,8 +389,12 @@ static enum outcome attempt(struct awsapi_client *c, const struct sigv4_creds *k
 		r = CB_ERR_NOMEM;
 		goto out;
 	}
+	/* Only the endpoint's own scheme: stricter than "http,https", and http
+	 * is only ever a loopback endpoint's (checked in awsapi_client_new). */
 	if (curl_easy_setopt(h, CURLOPT_URL, c->url) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, c->plain_http ? "http" : "https") != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms) != CURLE_OK ||
