@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -21,15 +19,16 @@
 
 #include "credbroker/buf.h"
 #include "credbroker/err.h"
-#include "credbroker/frame.h"
 #include "cli.h"
+#include "client.h"
 
-#define ADMIN_TIMEOUT_MS 30000 /* key add and revoke-sessions wait for AWS */
+#define ADMIN_TIMEOUT_MS CLIENT_ISSUE_TIMEOUT_MS /* key add and revoke-sessions wait for AWS */
 #define STDIN_MAX 8192         /* a key pair or create-access-key JSON fits easily */
 #define PASSWORD_MAX 1024
 
-/* Exit statuses: 0 done, 1 the broker (or the connection) refused, 2 usage. */
-enum { EXIT_REFUSED = 1, EXIT_USAGE = 2 };
+/* Exit statuses: those of client.h (0 done, 2 usage, 3-6 by the broker's
+ * code, 1 anything else). */
+enum { EXIT_REFUSED = CLIENT_EXIT_FAILURE, EXIT_USAGE = CLIENT_EXIT_USAGE };
 
 /* cJSON trees here may hold a secret key or password: wipe on free. */
 static void wipe_free(void *p)
@@ -59,99 +58,30 @@ static void usage(FILE *f)
 	      "  revoke-sessions PROFILE make every session of PROFILE issued before now useless\n"
 	      "  audit verify            check the audit log's MAC chain\n"
 	      "\n"
-	      "Exit status: 0 done, 1 refused (one line on stderr: message and code), 2 usage.\n",
+	      "On failure one line on stderr, 'credbroker: <message> (<code>)', and the exit\n"
+	      "status of credbroker(1): 2 usage, 3 broker unreachable, 5 access (not_admin,\n"
+	      "user_unknown, ...), 6 AWS refused (sts_denied), 1 anything else.\n",
 	      f);
 }
 
-/* Print the broker's message without control characters: it may quote
- * what was sent, and a terminal should not interpret it. */
-static void print_refusal(const char *message, const char *code)
-{
-	struct buf b;
-	buf_init(&b, 4096);
-	for (const char *p = message; *p != '\0' && b.len < 2000; p++)
-		buf_putc(&b, iscntrl((unsigned char)*p) ? '?' : *p);
-	cli_error("%s (%s)", buf_str(&b), code);
-	buf_free(&b);
-}
-
-/* A minimal client: one request, one response over the local socket.
- * Until the shared cli/client.c exists, this is the admin verb's own. */
-static int connect_broker(int *ret_fd)
-{
-	const char *path = cli_globals.socket_path;
-	if (cli_globals.broker_url != NULL) {
-		cli_error("admin commands work only over the local socket, not --broker (%s)",
-			  cb_errname(CB_ERR_INVALID));
-		return CB_ERR_INVALID;
-	}
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		cli_error("socket path too long: %s (%s)", path, cb_errname(CB_ERR_INVALID));
-		return CB_ERR_INVALID;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		cli_error("cannot reach the broker at %s: %s (%s)", path, strerror(e),
-			  cb_errname(CB_ERR_BROKER_UNREACHABLE));
-		return CB_ERR_BROKER_UNREACHABLE;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
-/* Send req; on {"ok":true} hand back the response, else print the one
- * line and return the error. Deletes req (it may hold a secret). */
+/* Send req and hand back the {"ok":true} answer; otherwise print the one
+ * line and return the exit status for the error. Deletes req (it may hold a
+ * secret; client_call wipes its encoding). */
 static int call(cJSON *req, cJSON **ret)
 {
-	char *text = req ? cJSON_PrintUnformatted(req) : NULL;
-	cJSON_Delete(req);
-	if (text == NULL) {
-		cli_error("out of memory (%s)", cb_errname(CB_ERR_NOMEM));
-		return CB_ERR_NOMEM;
-	}
-	int fd = -1;
-	int r = connect_broker(&fd);
-	struct buf in;
-	buf_init(&in, FRAME_MAX_RESPONSE);
-	if (r == 0) {
-		r = frame_send(fd, text, strlen(text), ADMIN_TIMEOUT_MS);
-		if (r == 0)
-			r = frame_recv(fd, FRAME_MAX_RESPONSE, &in, ADMIN_TIMEOUT_MS);
-		close(fd);
-		if (r < 0)
-			cli_error("no answer from the broker at %s: %s (%s)", cli_globals.socket_path,
-				  cb_strerror(r), cb_errname(r));
-	}
-	wipe_free(text);
-	cJSON *resp = NULL;
-	if (r == 0) {
-		resp = cJSON_ParseWithLength((const char *)in.data, in.len);
-		if (!cJSON_IsObject(resp)) {
-			cli_error("the broker's answer is not a JSON object (%s)", cb_errname(CB_ERR_PARSE));
-			r = CB_ERR_PARSE;
-		}
-	}
-	buf_free(&in);
-	if (r == 0 && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"))) {
-		const cJSON *e = cJSON_GetObjectItemCaseSensitive(resp, "error");
-		const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "code"));
-		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "message"));
-		code = code ? code : "internal";
-		print_refusal(msg ? msg : "the broker refused", code);
-		r = cb_errfromname(code);
-		if (r == 0)
-			r = CB_ERR_INTERNAL;
+	struct client_error err = { 0 };
+	int r;
+	if (req == NULL) {
+		client_error_set(&err, "internal", "out of memory");
+		r = CB_ERR_NOMEM;
+	} else {
+		r = client_call(req, ADMIN_TIMEOUT_MS, ret, &err);
+		cJSON_Delete(req);
 	}
 	if (r < 0) {
-		cJSON_Delete(resp);
-		return r;
+		client_report(&err);
+		return client_exit_code(r);
 	}
-	*ret = resp;
 	return 0;
 }
 
@@ -322,8 +252,8 @@ static int cmd_key_add(int argc, char **argv)
 		return EXIT_REFUSED;
 	}
 	cJSON *resp;
-	if ((r = call(req, &resp)) < 0)
-		return EXIT_REFUSED;
+	if ((r = call(req, &resp)) != 0)
+		return r;
 	printf("added key %s: %s belongs to %s (account %s)\n", str(resp, "name"), str(resp, "access_key_id"),
 	       str(resp, "arn"), str(resp, "account"));
 	cJSON_Delete(resp);
@@ -358,8 +288,9 @@ static int cmd_key_list(int argc, char **argv)
 	if (!want_json(argc, argv, 3, "key list", &json))
 		return EXIT_USAGE;
 	cJSON *resp;
-	if (call(request_new("admin.key.list"), &resp) < 0)
-		return EXIT_REFUSED;
+	int rc = call(request_new("admin.key.list"), &resp);
+	if (rc != 0)
+		return rc;
 	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(resp, "keys");
 	if (json) {
 		print_json(keys);
@@ -383,8 +314,9 @@ static int cmd_simple(int argc, char **argv, int skip, const char *what, const c
 	if (!positional(argc, argv, skip, 1, what))
 		return EXIT_USAGE;
 	cJSON *resp;
-	if (call(request_with(op, field, argv[skip]), &resp) < 0)
-		return EXIT_REFUSED;
+	int rc = call(request_with(op, field, argv[skip]), &resp);
+	if (rc != 0)
+		return rc;
 	printf("%s %s\n", argv[skip], said);
 	cJSON_Delete(resp);
 	return 0;
@@ -529,8 +461,9 @@ static int cmd_user_add(int argc, char **argv)
 		}
 	}
 	cJSON *resp;
-	if (call(req, &resp) < 0)
-		return EXIT_REFUSED;
+	int rc = call(req, &resp);
+	if (rc != 0)
+		return rc;
 	print_enrollment(resp);
 	cJSON_Delete(resp);
 	return 0;
@@ -542,8 +475,9 @@ static int cmd_user_list(int argc, char **argv)
 	if (!want_json(argc, argv, 3, "user list", &json))
 		return EXIT_USAGE;
 	cJSON *resp;
-	if (call(request_new("admin.user.list"), &resp) < 0)
-		return EXIT_REFUSED;
+	int rc = call(request_new("admin.user.list"), &resp);
+	if (rc != 0)
+		return rc;
 	const cJSON *users = cJSON_GetObjectItemCaseSensitive(resp, "users");
 	if (json) {
 		print_json(users);
@@ -594,8 +528,9 @@ static int cmd_reset_totp(int argc, char **argv)
 	if (!positional(argc, argv, 3, 1, "user reset-totp"))
 		return EXIT_USAGE;
 	cJSON *resp;
-	if (call(request_with("admin.user.reset-totp", "name", argv[3]), &resp) < 0)
-		return EXIT_REFUSED;
+	int rc = call(request_with("admin.user.reset-totp", "name", argv[3]), &resp);
+	if (rc != 0)
+		return rc;
 	print_enrollment(resp);
 	cJSON_Delete(resp);
 	return 0;
@@ -606,8 +541,9 @@ static int cmd_revoke(int argc, char **argv)
 	if (!positional(argc, argv, 2, 1, "revoke-sessions"))
 		return EXIT_USAGE;
 	cJSON *resp;
-	if (call(request_with("admin.revoke-sessions", "profile", argv[2]), &resp) < 0)
-		return EXIT_REFUSED;
+	int rc = call(request_with("admin.revoke-sessions", "profile", argv[2]), &resp);
+	if (rc != 0)
+		return rc;
 	printf("sessions of %s (%s) issued before %s are revoked\n", argv[2], str(resp, "role_arn"),
 	       str(resp, "revoked_before"));
 	cJSON_Delete(resp);
@@ -619,8 +555,9 @@ static int cmd_audit_verify(int argc, char **argv)
 	if (!positional(argc, argv, 3, 0, "audit verify"))
 		return EXIT_USAGE;
 	cJSON *resp;
-	if (call(request_new("admin.audit.verify"), &resp) < 0)
-		return EXIT_REFUSED;
+	int rc = call(request_new("admin.audit.verify"), &resp);
+	if (rc != 0)
+		return rc;
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(resp, "records");
 	printf("%s: %.0f records, chain OK\n", str(resp, "path"), cJSON_IsNumber(n) ? n->valuedouble : 0.0);
 	cJSON_Delete(resp);

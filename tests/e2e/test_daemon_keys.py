@@ -114,7 +114,7 @@ def main():
             vault_before = open(b.vault, "rb").read()
             wrong = key.secret_access_key[:-4] + ("AAAA" if not key.secret_access_key.endswith("AAAA") else "BBBB")
             r = cli("admin", "key", "add", "bad", input=f"{key.access_key_id} {wrong}", check=False)
-            check(r.returncode == 1 and "(sts_denied)" in r.stderr and
+            check(r.returncode == 6 and "(sts_denied)" in r.stderr and
                   ("SignatureDoesNotMatch" in r.stderr or "InvalidClientTokenId" in r.stderr) and
                   r.stderr.count("\n") == 1 and wrong not in r.stderr,
                   f"a wrong secret is refused with STS's reason: {r.stderr.strip()}")
@@ -139,7 +139,7 @@ def main():
             # ...then, with the socket opened up, the daemon's peer-uid check.
             os.chmod(b.socket, 0o666)
             r = cli("admin", "key", "list", uid=NOBODY, check=False)
-            check(r.returncode == 1 and "(not_admin)" in r.stderr and "65534" in r.stderr,
+            check(r.returncode == 5 and "(not_admin)" in r.stderr and "65534" in r.stderr,
                   f"uid 65534 gets not_admin: {r.stderr.strip()}")
             r = cli("admin", "user", "add", "mallory", "--profiles", "consultant-readonly",
                     "--uid", str(NOBODY), uid=NOBODY, check=False)
