@@ -19,6 +19,7 @@
 
 #define MAX_PROBLEM_LINES 100
 #define FIELD_MAX 160
+#define NAME_RULE "1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit"
 
 /* One load: where problems go and how many there were. */
 struct ctx {
@@ -82,7 +83,8 @@ static void check_keys(struct ctx *x, const cJSON *obj, const char *prefix, cons
 			problem(x, field(f, prefix, c->string), "unknown key");
 		else if (seen[i])
 			problem(x, field(f, prefix, c->string), "given twice");
-		seen[i] = true;
+		else
+			seen[i] = true;
 	}
 }
 
@@ -265,17 +267,16 @@ static void free_list(char **list, size_t n)
 	free(list);
 }
 
-static bool bucket_valid(const char *s)
-{
-	return policy_bucket_name_valid(s);
-}
-
 /* True when the built session policy has an Allow statement. Session
  * policies only narrow: with no Allow in them and no managed policy ARNs,
  * every request of the session is denied, which is never what was meant. */
-static bool session_policy_allows(const char *policy)
+static bool session_policy_allows(struct ctx *x, const char *policy)
 {
 	cJSON *j = cJSON_Parse(policy);
+	if (j == NULL) {
+		x->nomem = true; /* policy_build's own output: only memory can fail */
+		return true;
+	}
 	bool allows = false;
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "Statement");
 	const cJSON *s = cJSON_IsObject(st) ? st : st != NULL ? st->child : NULL;
@@ -315,7 +316,7 @@ static void profile_policy(struct ctx *x, struct config_profile *p, const char *
 		}
 	}
 	if (p->policy_path != NULL || p->nconfidential_buckets > 0) {
-		int r = policy_build(p->policy_path != NULL ? (const char *)buf_str(&doc) : NULL, doc.len,
+		int r = policy_build(p->policy_path != NULL ? buf_str(&doc) : NULL, doc.len,
 				     (const char *const *)p->confidential_buckets,
 				     p->nconfidential_buckets, &out, &why);
 		if (r == CB_ERR_NOMEM) {
@@ -338,7 +339,8 @@ static void profile_policy(struct ctx *x, struct config_profile *p, const char *
 			goto out;
 		}
 	}
-	if (p->session_policy != NULL && p->npolicy_arns == 0 && !session_policy_allows(p->session_policy))
+	if (p->session_policy != NULL && p->npolicy_arns == 0 &&
+	    !session_policy_allows(x, p->session_policy))
 		problem(x, field_prefix, "the session policy allows nothing and there are no policy_arns: "
 			"every request would be denied (add policy_arns or an Allow statement)");
 	buf_reset(&why);
@@ -379,14 +381,14 @@ static void parse_profile(struct ctx *x, const cJSON *v, const char *prefix, str
 
 	s = get_string(x, v, "key", prefix, true, CONFIG_NAME_MAX);
 	if (s != NULL && !config_name_valid(s))
-		problem(x, field(f, prefix, "key"), "not a key name (1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit)");
+		problem(x, field(f, prefix, "key"), "not a key name (" NAME_RULE ")");
 	else if (s != NULL)
 		p->key = dup(x, s);
 
 	get_string_list(x, v, "policy_arns", prefix, SIZE_MAX, config_policy_arn_valid,
 			"an IAM policy ARN (arn:aws:iam::aws|<12 digits>:policy/NAME)",
 			&p->policy_arns, &p->npolicy_arns);
-	get_string_list(x, v, "confidential_buckets", prefix, CONFIG_MAX_BUCKETS, bucket_valid,
+	get_string_list(x, v, "confidential_buckets", prefix, CONFIG_MAX_BUCKETS, policy_bucket_name_valid,
 			"an S3 bucket name (3 to 63 of a-z, 0-9, '.', '-')",
 			&p->confidential_buckets, &p->nconfidential_buckets);
 	/* STS refuses managed policies from another partition than the role's. */
@@ -467,7 +469,7 @@ static void parse_profiles(struct ctx *x, const cJSON *root, struct config *c)
 	for (const cJSON *v = profiles->child; v != NULL; v = v->next, i++) {
 		if (!config_name_valid(v->string)) {
 			snprintf(f, sizeof(f), "profiles[%zu]", i);
-			problem(x, f, "not a profile name (1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit)");
+			problem(x, f, "not a profile name (" NAME_RULE ")");
 			continue;
 		}
 		field(f, "profiles", v->string);
