@@ -58,9 +58,9 @@ static int check_identity(struct request *rq, const struct user *usr, const char
 			  const char *password)
 {
 	if (!rq->peer->tls) {
-		if (usr == NULL)
-			return request_fail(rq, CB_ERR_USER_UNKNOWN, "no broker user \"%s\"", name);
-		if (usr->uid < 0 || (uid_t)usr->uid != rq->peer->uid)
+		/* "No such user" and "not yours" get the same answer, as in
+		 * status: any local uid may ask, and names are not to be probed. */
+		if (usr == NULL || usr->uid < 0 || (uid_t)usr->uid != rq->peer->uid)
 			return request_fail(rq, CB_ERR_UNAUTHORIZED, "uid %ld is not bound to broker user \"%s\"",
 					    (long)rq->peer->uid, name);
 		return 0;
