@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Interim demo (the CLI engineer will replace it): the broker's AWS client
-# against a local AWS account (moto, signatures and IAM checked). Creates a
-# broker IAM user and key and a ConsultantReadOnly role, then shows
-# GetCallerIdentity and AssumeRole working end to end with sts-probe, and
-# that a wrong secret is refused. Never prints a secret key.
+# The main job, end to end on this machine: a local AWS account (moto, with
+# signature and permission checks on), a broker holding its IAM key, a
+# consultant enrolled with TOTP, read-only credentials fetched with a code from
+# oathtool, the AWS CLI using them through credential_process, and the audit
+# log. Everything it starts is stopped at the end; nothing is left running.
+# Secrets are masked in what it prints, except the consultant's enrollment URI,
+# which an administrator would hand over to the consultant.
 #   CB_DEMO_BUILD=DIR   build directory (default: build)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -15,76 +17,174 @@ cb_install_packages
 cb_find_python
 cb_build "$build"
 
-STS_PROBE="$CB_ROOT/$build/tests/tools/sts-probe" PYTHONPATH="$CB_ROOT/tests/lib" \
-	exec "$CB_PYTHON" - <<'PY'
-import json, os, subprocess, sys
-from cbmoto import Moto
+AWS_V2=/usr/bin/aws
+[ -x "$AWS_V2" ] || AWS_V2=$(command -v aws)
 
-probe = os.environ["STS_PROBE"]
+CREDBROKERD="$CB_ROOT/$build/broker/credbrokerd" CREDBROKER="$CB_ROOT/$build/cli/credbroker" \
+	AWS_BIN="$AWS_V2" PYTHONPATH="$CB_ROOT/tests/lib" exec "$CB_PYTHON" - <<'PY'
+import datetime, json, os, re, shutil, signal, subprocess, sys, tempfile, time
+from cbmoto import Moto, wait_until
+
+CREDBROKERD = os.environ["CREDBROKERD"]
+CREDBROKER = os.environ["CREDBROKER"]
+AWS = os.environ["AWS_BIN"]
+ROOT = os.environ["CB_ROOT"]
+SECRET = re.compile(r'("?(SecretAccessKey|SessionToken|secret_access_key|session_token|'
+                    r'AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)"?\s*[:=]\s*["\']?)([^"\',\s]+)')
+
 
 def say(text):
     print(f"\n== {text}", flush=True)
 
-def run(moto, env, *args):
-    cmd = [probe, "--endpoint", moto.endpoint, *args]
-    print("$ sts-probe " + " ".join(args), flush=True)
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
-    for line in r.stdout.splitlines():
-        print("    " + line)
-    if r.stderr.strip():
-        print("    (stderr) " + r.stderr.strip())
-    return r.returncode
 
-say("Starting a local AWS account (moto) on a free loopback port")
-with Moto(recording=True) as moto:
-    print(f"moto listens at {moto.endpoint}")
+def mask(text):
+    return SECRET.sub(lambda m: m.group(1) + m.group(3)[:4] + "…(hidden)", text)
 
-    say("As the AWS administrator: creating the broker's IAM user 'credbroker' and its access key")
-    key = moto.create_broker_user("credbroker")
-    print(f"user {key.arn}, access key {key.access_key_id} (the secret stays hidden)")
 
-    say("Creating the role 'ConsultantReadOnly' that trusts the broker user "
-        "(sts:AssumeRole, sts:SetSourceIdentity, sts:TagSession)")
-    role = moto.create_role("ConsultantReadOnly", trusted=key)
-    moto.allow_assume(key, role)
-    print(f"role {role}; the broker user may assume it")
+def run(args, shown=None, input=None, env=None, check=True, quiet=False):
+    """Run a command, echoing it like a shell would, with secrets masked."""
+    print("$ " + (shown or " ".join(args)), flush=True)
+    r = subprocess.run(args, input=input, env=env, capture_output=True, text=True, timeout=120)
+    if not quiet:
+        for line in (r.stdout + r.stderr).splitlines():
+            print("    " + mask(line))
+    if check and r.returncode != 0:
+        sys.exit(f"demo: that failed (exit {r.returncode}); see above")
+    return r
 
-    say("Turning on signature and permission checking: from now on every request must be signed")
-    moto.enable_auth()
 
-    say("GetCallerIdentity with the broker key: STS says whose key this is "
-        "(the broker refuses root-account keys this way)")
-    if run(moto, key.env(), "caller-identity") != 0:
-        sys.exit("demo: GetCallerIdentity failed")
+work = tempfile.mkdtemp(prefix="credbroker-demo-")
+# The CLI's session cache lives in $XDG_RUNTIME_DIR/credbroker; give the demo
+# its own, which the AWS CLI's credential_process child inherits.
+os.environ["XDG_RUNTIME_DIR"] = os.path.join(work, "run")
+os.makedirs(os.environ["XDG_RUNTIME_DIR"], mode=0o700)
+broker = None
+try:
+    say("1. A local AWS account: moto on a loopback port, standing in for AWS")
+    with Moto(load_managed_policies=True) as moto:
+        print(f"moto listens at {moto.endpoint}")
+        key = moto.create_broker_user("credbroker")
+        role = moto.create_role("ConsultantReadOnly", trusted=key)
+        moto.allow_assume(key, role)
+        moto.enable_auth()
+        print(f"As the AWS administrator we created the IAM user {key.arn} with an access key\n"
+              f"({key.access_key_id}; its secret is never shown), and the role {role}, whose trust\n"
+              "policy lets that user assume it and set a SourceIdentity. From now on moto checks\n"
+              "every request's signature and the caller's IAM permissions, as AWS does.")
 
-    say("The same call with a wrong secret: refused, with AWS's reason")
-    bad = key.env()
-    bad["AWS_SECRET_ACCESS_KEY"] = "0" * 40
-    if run(moto, bad, "caller-identity") != 3:
-        sys.exit("demo: a wrong secret was not refused")
+        say("2. The broker's configuration: one profile, read-only, narrowed further")
+        cfg_path = os.path.join(work, "credbroker.json")
+        cfg = {
+            "state_dir": os.path.join(work, "state"),
+            "socket": os.path.join(work, "broker.sock"),
+            "admins": [os.getuid()],
+            "vault": {"key_file": os.path.join(work, "vault.key")},
+            "aws": {"region": "us-east-1", "sts_endpoint": moto.endpoint, "iam_endpoint": moto.endpoint},
+            "audit": {"path": os.path.join(work, "state", "audit.jsonl")},
+            "profiles": {"consultant-readonly": {
+                "role_arn": role,
+                "key": "main",
+                "policy_arns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+                "policy": os.path.join(ROOT, "policies", "deny-secret-data.json"),
+                "confidential_buckets": ["payroll-exports"],
+                "max_duration": "1h",
+                "source_identity": True,
+            }},
+        }
+        with open(cfg_path, "w") as f:
+            json.dump(cfg, f, indent=2)
+        print(json.dumps(cfg["profiles"], indent=2))
+        print("The session will be ReadOnlyAccess minus secret data (policies/deny-secret-data.json),\n"
+              "with every S3 action on the payroll-exports bucket denied, for at most one hour.")
+        run([CREDBROKERD, "check", "--config", cfg_path], "credbrokerd check --config credbroker.json")
 
-    say("AssumeRole for consultant 'alice': one hour, a session policy denying the payroll "
-        "bucket, the ReadOnlyAccess managed policy, alice as SourceIdentity and a session tag; "
-        "then the temporary credentials call GetCallerIdentity themselves")
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Action": "s3:*",
-        "Resource": ["arn:aws:s3:::payroll-exports", "arn:aws:s3:::payroll-exports/*"]}]})
-    if run(moto, key.env(), "assume-role", "--role-arn", role, "--session-name", "alice",
-           "--duration", "3600", "--policy", policy,
-           "--policy-arn", "arn:aws:iam::aws:policy/ReadOnlyAccess",
-           "--source-identity", "alice", "--tag", "broker-user=alice",
-           "--then-caller-identity") != 0:
-        sys.exit("demo: AssumeRole failed")
-    print("(moto accepts SourceIdentity and tags but does not echo them back; AWS does)")
+        say("3. Initialise the broker: a state directory (0700) and an empty encrypted vault")
+        run([CREDBROKERD, "init", "--config", cfg_path, "--key-file", cfg["vault"]["key_file"]],
+            "credbrokerd init --config credbroker.json --key-file vault.key")
 
-    say("What reached AWS (moto's recording; parameters only, no signatures or secrets)")
-    for req in moto.recorded_requests():
-        form = dict(req["form"])
-        if form.get("Policy"):
-            form["Policy"] = f"<{len(form['Policy'])} characters of JSON>"
-        if form.get("Action") in ("GetCallerIdentity", "AssumeRole"):
-            print("    " + " ".join(f"{k}={v}" for k, v in form.items()))
+        say("4. Start the broker (in the background for this demo; normally under systemd)")
+        print("$ credbrokerd run --config credbroker.json &")
+        log = open(os.path.join(work, "broker.log"), "w+")
+        broker = subprocess.Popen([CREDBROKERD, "run", "--config", cfg_path], stderr=log)
+        cli = [CREDBROKER, "--socket", cfg["socket"]]
+        wait_until(lambda: subprocess.run(cli + ["status"], capture_output=True).returncode != 69
+                   and os.path.exists(cfg["socket"]), 20, "the broker's socket")
+        print(f"serving on {cfg['socket']}")
 
-    say("Stopping moto")
-print("\nDemo finished: the broker's AWS client signs, assumes roles and is refused correctly.")
+        say("5. The administrator gives the broker its IAM key. STS says whose key it is;\n"
+            "   a root-account key would be refused here.")
+        run(cli + ["admin", "key", "add", "main"], "credbroker admin key add main  < key.txt",
+            input=f"{key.access_key_id} {key.secret_access_key}\n")
+        run(cli + ["admin", "key", "list"], "credbroker admin key list")
+
+        say("6. Enroll the consultant 'alice': bound to this machine's uid, read-only, for 30 days")
+        until = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
+        r = run(cli + ["admin", "user", "add", "alice", "--profiles", "consultant-readonly",
+                       "--uid", str(os.getuid()), "--expires", until],
+                f"credbroker admin user add alice --profiles consultant-readonly --uid {os.getuid()} "
+                f"--expires {until}", quiet=True)
+        uri = next(l for l in r.stdout.splitlines() if l.startswith("otpauth://"))
+        print("    " + uri)
+        print("Alice scans this URI (a QR code on a terminal) into her authenticator app.\n"
+              "It holds her TOTP secret: the only copy besides the broker's encrypted vault.")
+        secret = re.search(r"secret=([A-Z2-7]+)", uri).group(1)
+
+        say("7. Alice fetches read-only credentials: her uid is the first factor, a TOTP code the second")
+        code = subprocess.run(["oathtool", "--totp", "-b", secret], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        print(f"$ oathtool --totp -b <secret>      # her authenticator app shows: {code}")
+        run(cli + ["--user", "alice", "get", "consultant-readonly", "--code", code],
+            f"credbroker --user alice get consultant-readonly --code {code}")
+        print("The broker assumed the role with alice as RoleSessionName and SourceIdentity, the session\n"
+              "policy above, a one-hour limit, and wrote an audit record before answering.")
+
+        say("8. A stolen code is worth nothing: each TOTP time step is accepted once, ever.\n"
+            "   (Wipe the cached session first, so the code really goes to the broker.)")
+        run(cli + ["--user", "alice", "logout"], "credbroker --user alice logout")
+        run(cli + ["--user", "alice", "get", "consultant-readonly", "--code", code],
+            f"credbroker --user alice get consultant-readonly --code {code}", check=False)
+        code2 = subprocess.run(["oathtool", "--totp", "-b", secret, "-N", "now + 30 seconds"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        print(f"The next code ({code2}) works:")
+        run(cli + ["--user", "alice", "get", "consultant-readonly", "--code", code2, "--format", "env"],
+            f"credbroker --user alice get consultant-readonly --code {code2} --format env")
+
+        say("9. The AWS CLI uses the broker through credential_process (no keys in ~/.aws)")
+        home = os.path.join(work, "home")
+        os.makedirs(os.path.join(home, ".aws"))
+        stanza = run(cli + ["--user", "alice", "aws-config", "consultant-readonly", "--region", "us-east-1"],
+                     "credbroker --user alice aws-config consultant-readonly --region us-east-1 "
+                     ">> ~/.aws/config").stdout
+        with open(os.path.join(home, ".aws", "config"), "w") as f:
+            f.write(stanza)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(HOME=home, AWS_CONFIG_FILE=os.path.join(home, ".aws", "config"),
+                   AWS_SHARED_CREDENTIALS_FILE=os.path.join(home, ".aws", "credentials"))
+        run([AWS, "sts", "get-caller-identity", "--profile", "consultant-readonly",
+             "--endpoint-url", moto.endpoint],
+            f"aws sts get-caller-identity --profile consultant-readonly --endpoint-url {moto.endpoint}",
+            env=env)
+        print("The AWS CLI got the session from credbroker's cache (no second code needed) and AWS\n"
+              "sees the assumed role with alice's name on it.")
+
+        say("10. The audit log: one JSON line per action, chained with a keyed MAC")
+        with open(cfg["audit"]["path"]) as f:
+            for line in f:
+                rec = json.loads(line)
+                short = {k: rec[k] for k in ("seq", "time", "event", "user", "profile", "duration",
+                                            "access_key_id", "outcome", "reason", "detail") if k in rec}
+                print("    " + json.dumps(short))
+        run(cli + ["admin", "audit", "verify"], "credbroker admin audit verify")
+
+        say("11. Stopping the broker and moto")
+        broker.send_signal(signal.SIGTERM)
+        broker.wait(timeout=20)
+        print(f"credbrokerd exited with status {broker.returncode}")
+        broker = None
+    print("\nDemo finished. To run credbroker against real AWS, read docs/quickstart.md.")
+finally:
+    if broker is not None:
+        broker.kill()
+        broker.wait()
+    shutil.rmtree(work, ignore_errors=True)
 PY
