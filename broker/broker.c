@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <stdarg.h>
@@ -114,6 +116,23 @@ out:
 	return r;
 }
 
+/* A crash in the middle of an atomic write leaves its temp file behind (the
+ * state file itself is intact). Clear them at start so they do not pile up;
+ * they may hold sealed secrets, so they go rather than linger. */
+static void sweep_temp_files(const char *state_dir)
+{
+	static const char *const prefixes[] = { "vault.tmp.", "users.json.tmp." };
+	DIR *d = opendir(state_dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+			if (strncmp(e->d_name, prefixes[i], strlen(prefixes[i])) == 0)
+				unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
 int broker_open(const char *config_path, const struct broker_unlock *unlock, struct broker **ret,
 		struct buf *why)
 {
@@ -148,6 +167,7 @@ int broker_open(const char *config_path, const struct broker_unlock *unlock, str
 		r = CB_ERR_PERM;
 		goto fail;
 	}
+	sweep_temp_files(b->cfg->state_dir);
 	r = open_vault(b->cfg, unlock, false, &b->vault, why);
 	if (r < 0)
 		goto fail;
