@@ -583,7 +583,7 @@ int admin_main(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 2) {
-		usage(stderr);
+		cli_error("admin: which command? (see 'credbroker admin --help')");
 		return EXIT_USAGE;
 	}
 	const char *noun = argv[1], *verb = argc > 2 ? argv[2] : "";

@@ -151,6 +151,29 @@ def main():
             assert_nowhere(key.secret_access_key, b, outputs, "main's secret")
             assert_nowhere(ak2["SecretAccessKey"], b, outputs, "second's secret")
 
+            # The command line: --help everywhere, usage errors are one line and exit 2.
+            for args in (("admin", "--help"), ("admin", "key", "add", "--help"), ("admin", "key", "list", "-h"),
+                         ("admin", "user", "add", "--help"), ("admin", "user", "unlock", "--help"),
+                         ("admin", "revoke-sessions", "--help"), ("admin", "audit", "verify", "--help")):
+                r = cli(*args)
+                assert r.returncode == 0 and "usage: credbroker admin" in r.stdout and r.stderr == "", args
+            check(True, "every admin (sub)command answers --help with exit 0")
+            for args in (("admin",), ("admin", "frob"), ("admin", "key", "frob"), ("admin", "key", "remove"),
+                         ("admin", "user", "add", "x"), ("admin", "user", "add", "x", "--profiles", "p",
+                                                         "--uid", "12ab"), ("admin", "audit", "verify", "x")):
+                r = cli(*args)
+                assert r.returncode == 2 and r.stderr.count("\n") <= 1 and r.stdout == "", (args, r)
+            check(True, "usage errors exit 2 with at most one line on stderr")
+
+            # On a terminal, user add prints the QR code after the URI.
+            r = subprocess.run(["script", "-qec", " ".join([b.cli_path(), "--socket", b.socket, "admin", "user",
+                                "add", "qrtest", "--profiles", "consultant-readonly", "--uid", "4243"]),
+                                "/dev/null"], capture_output=True, text=True, timeout=60)
+            out = r.stdout.splitlines()
+            check(r.returncode == 0 and out[0].startswith("otpauth://totp/credbroker:qrtest?secret=") and
+                  len(out) > 10, f"on a terminal user add prints the URI and a {len(out) - 2}-line QR code")
+            cli("admin", "user", "remove", "qrtest", check=True)
+
             # Restart: the key survives.
             b.restart()
             keys = json.loads(cli("admin", "key", "list", "--json", check=True).stdout)

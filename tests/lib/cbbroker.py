@@ -251,6 +251,10 @@ class Broker:
             return data
         return json.loads(data)
 
+    @staticmethod
+    def cli_path():
+        return CREDBROKER
+
     def cli(self, *args, input=None, check=None, uid=None, env=None, timeout=60):
         cmd = [CREDBROKER, "--socket", self.socket, *args]
         if uid is not None:
