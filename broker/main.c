@@ -22,6 +22,7 @@
 #include "credbroker/config.h"
 #include "credbroker/err.h"
 #include "credbroker/server.h"
+#include "credbroker/tls.h"
 #include "credbroker/vault.h"
 
 #define PASSPHRASE_MAX 1024
@@ -356,6 +357,27 @@ static int cmd_run(int argc, char **argv)
 		buf_free(&why);
 		return 1;
 	}
+	/* The TLS gateway (remote users) runs on threads of its own. Its
+	 * settings are read at start; SIGHUP does not change them. */
+	struct tls_gateway *gateway = NULL;
+	if (c->tls_listen != NULL) {
+		struct tls_options to = {
+			.listen = c->tls_listen, .cert = c->tls_cert, .key = c->tls_key,
+			.max_connections = 128, .workers = 4, .timeout_ms = 5000,
+		};
+		r = tls_new(&to, broker_handle, b, &gateway, &why);
+		if (r < 0) {
+			if (why.len == 0)
+				buf_printf(&why, "tls: %s\n", cb_strerror(r));
+			say_lines(&why);
+			server_free(the_server);
+			the_server = NULL;
+			broker_free(b);
+			buf_free(&why);
+			return 1;
+		}
+		say("serving TLS on %s", c->tls_listen);
+	}
 	struct sigaction sa = { 0 };
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
@@ -378,6 +400,7 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 	say(r == 0 ? "stopping" : "stopping after an error");
+	tls_free(gateway);
 	server_free(the_server);
 	the_server = NULL;
 	broker_free(b);

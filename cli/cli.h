@@ -13,6 +13,7 @@ struct cli_globals {
 	const char *user;        /* --user, $CREDBROKER_USER, or the login name */
 	const char *ca_file;     /* --ca */
 	const char *pin;         /* --pin sha256 fingerprint */
+	int password_stdin;      /* get --password-stdin: a remote broker's password on stdin */
 };
 
 extern struct cli_globals cli_globals;

@@ -17,6 +17,7 @@
 #include "credbroker/frame.h"
 #include "cli.h"
 #include "client.h"
+#include "tls.h"
 
 /* How long to keep retrying a connect the broker's backlog refused. */
 #define CONNECT_TIMEOUT_MS 5000
@@ -103,12 +104,6 @@ int client_call(const cJSON *request, int timeout_ms, cJSON **ret_response,
 		struct client_error *err)
 {
 	const struct cli_globals *g = &cli_globals;
-	if (g->broker_url != NULL) {
-		client_error_set(err, "broker_unreachable",
-				 "remote brokers (--broker %.100s) are not supported by this build yet; "
-				 "use --socket", g->broker_url);
-		return CB_ERR_BROKER_UNREACHABLE;
-	}
 	char *text = cJSON_PrintUnformatted(request);
 	if (text == NULL) {
 		client_error_set(err, "internal", "out of memory");
@@ -120,7 +115,22 @@ int client_call(const cJSON *request, int timeout_ms, cJSON **ret_response,
 	buf_init(&in, FRAME_MAX_RESPONSE);
 	cJSON *root = NULL;
 	int fd = -1;
-	int r = connect_unix(g->socket_path, &fd, err);
+	int r;
+	if (g->broker_url != NULL) {
+		/* A remote broker: cli/tls.c verifies it, adds the password and
+		 * does the exchange. */
+		char why[TLSCLIENT_WHY_MAX];
+		r = tlsclient_call(request, timeout_ms, &in, why);
+		if (r < 0) {
+			client_error_set(err, r == CB_ERR_TIMEOUT ? "timeout"
+					      : r == CB_ERR_NOT_FOUND ? "no_terminal"
+					      : r == CB_ERR_INVALID ? "usage" : "broker_unreachable",
+					 "%s", why);
+			goto out;
+		}
+		goto parse;
+	}
+	r = connect_unix(g->socket_path, &fd, err);
 	if (r < 0)
 		goto out;
 	r = frame_send(fd, text, text_len, CLIENT_TIMEOUT_MS);
@@ -137,6 +147,7 @@ int client_call(const cJSON *request, int timeout_ms, cJSON **ret_response,
 		r = CB_ERR_BROKER_UNREACHABLE;
 		goto out;
 	}
+parse:;
 	/* A NUL inside, or anything after the object, is not an answer. */
 	const char *end = NULL;
 	if (strlen(buf_str(&in)) == in.len)
@@ -144,7 +155,8 @@ int client_call(const cJSON *request, int timeout_ms, cJSON **ret_response,
 	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(root, "ok");
 	if (!cJSON_IsObject(root) || !cJSON_IsBool(ok)) {
 		client_error_set(err, "bad_response", "the broker at %s answered something that is "
-				 "not a credbroker response", g->socket_path);
+				 "not a credbroker response",
+				 g->broker_url != NULL ? g->broker_url : g->socket_path);
 		r = CB_ERR_PARSE;
 		goto out;
 	}

@@ -11,12 +11,15 @@
 
 static const char usage_text[] =
 	"usage: credbroker get PROFILE [--code CODE] [--duration D] [--format process|env|json]\n"
+	"                      [--password-stdin]\n"
 	"\n"
 	"Print a session for PROFILE: the cached one while more than 10 minutes of it\n"
 	"remain, else a new one (the TOTP code is asked on the terminal unless --code\n"
 	"is given; with --code a new session is fetched). The session is cached.\n"
 	"\n"
 	"  --code CODE      the TOTP code\n"
+	"  --password-stdin read the broker password (remote brokers, --broker\n"
+	"                   tls://) from the first line of stdin instead of the terminal\n"
 	"  --duration D     seconds, or 15m, 1h, 12h (clamped by the broker)\n"
 	"  --format F       process (credential_process JSON, the default), env\n"
 	"                   (export lines for a shell) or json (everything)\n";
@@ -35,6 +38,10 @@ int get_main(int argc, char **argv)
 		    (m = opt_value(argc, argv, &i, "--format", &fmt)) != 0) {
 			if (m < 0)
 				return CLIENT_EXIT_USAGE;
+			continue;
+		}
+		if (strcmp(argv[i], "--password-stdin") == 0) {
+			cli_globals.password_stdin = 1;
 			continue;
 		}
 		if (argv[i][0] == '-' || profile != NULL)
