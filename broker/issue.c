@@ -51,11 +51,61 @@ static int audit_issue(struct request *rq, const struct outcome *o, int r)
 	return request_audit(rq, &rec);
 }
 
+/* A TLS peer's password, checked before the state lock is taken: Argon2id
+ * takes a noticeable time and memory, and with the lock held a stream of
+ * remote guesses would stall every local request. */
+struct password_check {
+	bool ok;
+	char hash[crypto_pwhash_STRBYTES]; /* the hash it was verified against */
+};
+
+/* The vault's hash for name into out (NUL-terminated); false when there is
+ * none. Caller holds state_lock. */
+static bool password_hash(struct request *rq, const char *name, char out[static crypto_pwhash_STRBYTES])
+{
+	char entry[VAULT_NAME_MAX + 1];
+	const uint8_t *hash;
+	size_t hash_len;
+	snprintf(entry, sizeof(entry), "password/%s", name);
+	if (users_find(rq->b->users, name) == NULL ||
+	    vault_get(rq->b->vault, entry, NULL, &hash, &hash_len) != 0 ||
+	    hash_len >= crypto_pwhash_STRBYTES)
+		return false;
+	memcpy(out, hash, hash_len);
+	out[hash_len] = '\0';
+	return true;
+}
+
+/* Verify password against name's hash, taking the state lock only to copy
+ * the hash. Unknown users spend what a real check spends, so the answer's
+ * timing does not tell which user names exist. Not on the unix socket. */
+static void password_verify(struct request *rq, const char *name, const char *password,
+			    struct password_check *pc)
+{
+	pc->ok = false;
+	if (!rq->peer->tls || password == NULL)
+		return;
+	pthread_mutex_lock(&rq->b->state_lock);
+	bool found = password_hash(rq, name, pc->hash);
+	pthread_mutex_unlock(&rq->b->state_lock);
+	if (found) {
+		pc->ok = crypto_pwhash_str_verify(pc->hash, password, strlen(password)) == 0;
+		return;
+	}
+	uint8_t burn[32], salt[crypto_pwhash_SALTBYTES] = { 0 };
+	if (crypto_pwhash(burn, sizeof(burn), password, strlen(password), salt,
+			  crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+			  crypto_pwhash_ALG_DEFAULT) == 0)
+		sodium_memzero(burn, sizeof(burn));
+}
+
 /* The first factor: on the unix socket the kernel-verified uid bound to the
- * user; over TLS the user's password (Argon2id hash in the vault). Unknown
- * users and wrong passwords get the same answer. Caller holds state_lock. */
+ * user; over TLS the password verified by password_verify(), against the
+ * hash the vault still holds now (a password changed meanwhile does not
+ * count). Unknown users and wrong passwords get the same answer. Caller
+ * holds state_lock. */
 static int check_identity(struct request *rq, const struct user *usr, const char *name,
-			  const char *password)
+			  const struct password_check *pc)
 {
 	if (!rq->peer->tls) {
 		/* "No such user" and "not yours" get the same answer, as in
@@ -65,28 +115,10 @@ static int check_identity(struct request *rq, const struct user *usr, const char
 					    (long)rq->peer->uid, name);
 		return 0;
 	}
-	char entry[VAULT_NAME_MAX + 1];
-	const uint8_t *hash;
-	size_t hash_len;
-	char hashstr[crypto_pwhash_STRBYTES];
-	snprintf(entry, sizeof(entry), "password/%s", name);
-	bool ok = usr != NULL && password != NULL &&
-		  vault_get(rq->b->vault, entry, NULL, &hash, &hash_len) == 0 && hash_len < sizeof(hashstr);
-	if (!ok && password != NULL) {
-		/* Spend what a real check spends, so the answer's timing does not
-		 * tell which user names exist. */
-		uint8_t burn[32], salt[crypto_pwhash_SALTBYTES] = { 0 };
-		if (crypto_pwhash(burn, sizeof(burn), password, strlen(password), salt,
-				  crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
-				  crypto_pwhash_ALG_DEFAULT) == 0)
-			sodium_memzero(burn, sizeof(burn));
-	}
-	if (ok) {
-		memcpy(hashstr, hash, hash_len);
-		hashstr[hash_len] = '\0';
-		ok = crypto_pwhash_str_verify(hashstr, password, strlen(password)) == 0;
-		sodium_memzero(hashstr, sizeof(hashstr));
-	}
+	char now[crypto_pwhash_STRBYTES];
+	bool ok = pc->ok && usr != NULL && password_hash(rq, name, now) &&
+		  strlen(now) == strlen(pc->hash) && sodium_memcmp(now, pc->hash, strlen(now)) == 0;
+	sodium_memzero(now, sizeof(now));
 	if (!ok)
 		return request_fail(rq, CB_ERR_UNAUTHORIZED, "wrong user name or password");
 	return 0;
@@ -223,9 +255,13 @@ int issue_session(struct request *rq)
 	time_t now = time(NULL);
 	char *akid = NULL, *secret = NULL;
 
+	struct password_check pc;
+	password_verify(rq, name, password, &pc);
 	pthread_mutex_lock(&rq->b->state_lock);
 	struct user *usr = users_find(rq->b->users, name);
-	if ((r = check_identity(rq, usr, name, password)) < 0 || (r = check_user(rq, usr, name, now)) < 0)
+	r = check_identity(rq, usr, name, &pc);
+	sodium_memzero(&pc, sizeof(pc));
+	if (r < 0 || (r = check_user(rq, usr, name, now)) < 0)
 		goto refuse;
 	if (p == NULL) {
 		r = request_fail(rq, CB_ERR_PROFILE_UNKNOWN, "no profile \"%.64s\"", profile_name);
@@ -309,10 +345,14 @@ int issue_status(struct request *rq)
 	if (r < 0)
 		return r;
 	time_t now = time(NULL);
+	struct password_check pc;
+	password_verify(rq, name, password, &pc);
 	pthread_mutex_lock(&rq->b->state_lock);
 	struct user *usr = users_find(rq->b->users, name);
 	if (rq->peer->tls) {
-		if ((r = check_identity(rq, usr, name, password)) < 0)
+		r = check_identity(rq, usr, name, &pc);
+		sodium_memzero(&pc, sizeof(pc));
+		if (r < 0)
 			goto out;
 	} else if (usr == NULL || ((usr->uid < 0 || (uid_t)usr->uid != rq->peer->uid) && !request_is_admin(rq))) {
 		/* The same answer for "no such user" and "not yours": names are

@@ -25,6 +25,9 @@ broker users have a password and no uid. Asserted:
   once while local users are still served; once the silent ones time out,
   TLS serves again;
 - admin ops over TLS: not_admin; ping over TLS: no uid, not admin;
+- 8 threads of wrong-password TLS requests (Argon2id each) do not slow a
+  local user's status (the hash is verified outside the state lock); the
+  right password works afterwards;
 - the daemon's stderr never holds the password or a TOTP code; SIGTERM
   stops it cleanly with the gateway running.
 """
@@ -387,11 +390,73 @@ def run(tmp):
             pong = deadline_poll(lambda: _try_ping(w), 15, "TLS serving again after the hogs")
             check(pong, "TLS serves again once the hogs are gone")
 
+            # A stream of wrong passwords (Argon2id each) does not slow local users.
+            r = b.request({"op": "admin.user.add", "name": "lou", "profiles": [PROFILE],
+                           "uid": os.getuid()})
+            assert r.get("ok") is True, r
+            idle = local_status_latency(b)
+            flood = Flood(w)
+            try:
+                busy = local_status_latency(b)
+            finally:
+                refused = flood.stop()
+            check(refused >= 8, f"the flood ran: {refused} wrong-password answers")
+            check(busy[1] < 0.1,
+                  f"local status beside a TLS wrong-password flood: avg {busy[1] * 1000:.0f} ms, "
+                  f"max {busy[0] * 1000:.0f} ms (idle: avg {idle[1] * 1000:.0f} ms)")
+            r = w.tls_request({"op": "status", "user": "rita", "password": PASSWORD})
+            check(r.get("ok") is True and r.get("user") == "rita",
+                  "after the flood the right password still works (status over TLS)")
+
             log = b.stderr()
             check(PASSWORD not in log and "not the password" not in log
                   and secret not in log and not any(cd in log for cd in codes),
                   "the daemon's stderr holds no password, code or secret")
         check(True, "SIGTERM stopped the daemon cleanly with the gateway running")
+
+
+def local_status_latency(b, n=20, span=1.0):
+    """(max, average) seconds of `status` requests on the unix socket: at
+    least n of them, and for at least span seconds."""
+    took = []
+    start = time.monotonic()
+    while len(took) < n or time.monotonic() - start < span:
+        t0 = time.monotonic()
+        r = b.request({"op": "status", "user": "lou"})
+        took.append(time.monotonic() - t0)
+        assert r.get("ok") is True, r
+    return max(took), sum(took) / len(took)
+
+
+class Flood:
+    """8 threads sending TLS `status` requests with a wrong password, until
+    stop(); counts the unauthorized answers. Returns once the first arrived."""
+
+    def __init__(self, w):
+        self.w = w
+        self.refused = 0
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(8)]
+        for t in self.threads:
+            t.start()
+        deadline_poll(lambda: self.refused > 0, 30, "first flood answer")
+
+    def _run(self):
+        while not self.done.is_set():
+            try:
+                r = self.w.tls_request({"op": "status", "user": "rita", "password": "guess"})
+            except (OSError, ssl.SSLError):
+                continue
+            if r and r.get("error", {}).get("code") == "unauthorized":
+                with self.lock:
+                    self.refused += 1
+
+    def stop(self):
+        self.done.set()
+        for t in self.threads:
+            t.join(timeout=30)
+        return self.refused
 
 
 def _try_ping(w):
