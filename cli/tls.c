@@ -25,6 +25,7 @@
 #include "credbroker/frame.h"
 #include "credbroker/hostport.h"
 #include "cli.h"
+#include "dlssl.h"
 #include "password.h"
 #include "tls.h"
 
@@ -383,6 +384,10 @@ int tlsclient_call(const cJSON *request, int timeout_ms, struct buf *resp,
 		say(why, "--broker %.100s: not tls://HOST:PORT", g->broker_url);
 		return CB_ERR_INVALID;
 	}
+	/* OpenSSL is loaded now, not at every start (cli/dlssl.h); link_close()
+	 * below calls into it, so before anything can "goto out". */
+	if (dlssl_load(why) < 0)
+		return CB_ERR_BROKER_UNREACHABLE;
 	/* The password is asked for before connecting (the gateway gives a
 	 * connection 5 s for its request, too little for typing) and sent
 	 * only once the broker's certificate has been verified. */
