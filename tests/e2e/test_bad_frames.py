@@ -83,6 +83,7 @@ def main():
             ("deeply nested JSON (60000 '[')", hdr(60000) + b"[" * 60000, "bad_request"),
             ("a NUL inside the JSON", fr(b'{"op":"pi\x00ng"}'), "bad_request"),
             ("a NUL after the JSON", fr(b'{"op":"ping"}\x00'), "bad_request"),
+            ("a \\u0000 escape inside a string", fr(b'{"op":"ping","user":"alice\\u0000x"}'), "bad_request"),
             ("trailing JSON after the value", fr(b'{"op":"ping"}{}'), "bad_request"),
             ("binary, not UTF-8", fr(b"\xff\xfe\xfd\xfc\x00\x01\x02\x03"), "bad_request"),
         ]
