@@ -84,6 +84,12 @@ int main(int argc, char **argv)
 {
 	static cJSON_Hooks hooks = { .malloc_fn = malloc, .free_fn = wipe_free };
 	cJSON_InitHooks(&hooks);
+	/* Cheap (two getrandom calls) and required before the cache's BLAKE2b
+	 * or any sodium_malloc. */
+	if (sodium_init() < 0) {
+		cli_error("libsodium cannot be initialised");
+		return 1;
+	}
 	struct cli_globals *g = &cli_globals;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 
 #include "credbroker/cbtime.h"
 #include "credbroker/err.h"
@@ -47,6 +48,7 @@ static int file_mode(const char *path)
 
 int main(void)
 {
+	CHECK(sodium_init() >= 0);
 	char dir[] = "/tmp/cb-test-cache-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
 	setenv("XDG_RUNTIME_DIR", dir, 1);
