@@ -13,6 +13,8 @@ checks on), with a private HOME and XDG_RUNTIME_DIR and no terminal:
   its death by a signal come back, a SIGTERM to credbroker is passed on;
 - status, aws-config; a cache file with an unsafe mode is refused once and
   replaced; logout wipes, and credential-process then fails again;
+- with a terminal, credential-process asks the code there, echo off, and
+  prints only the JSON on stdout;
 - 50 concurrent `get --code` with an empty cache: one broker request, 50
   identical answers, one intact cache file;
 - an unreachable broker: one clear line, exit 3.
@@ -21,8 +23,10 @@ import fcntl
 import json
 import os
 import re
+import select
 import signal
 import subprocess
+import termios
 import time
 
 from cbbroker import check, deadline_poll
@@ -37,6 +41,49 @@ def waiters(ino):
     """How many flock waiters are blocked on inode ino (/proc/locks "->" lines)."""
     with open("/proc/locks") as f:
         return sum(1 for line in f if "->" in line and f":{ino} " in line)
+
+
+def on_terminal(s, args, answer, timeout=60):
+    """Run credbroker with a pseudo-terminal as its controlling terminal
+    (stdin /dev/null, stdout and stderr pipes). When the prompt shows on the
+    terminal, note whether echo is on, type answer. Returns (exit status,
+    stdout, stderr, what the terminal showed, (echo on at the prompt, echo
+    on after the exit))."""
+    master, slave = os.openpty()
+
+    def become_terminal_owner():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    p = subprocess.Popen(s.cmd(*args), env=s.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, pass_fds=(slave,),
+                         preexec_fn=become_terminal_owner)
+    screen, echo = b"", None
+    try:
+        end = time.monotonic() + timeout
+        while b"): " not in screen:
+            assert time.monotonic() < end, f"no prompt on the terminal: {screen!r}"
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                screen += os.read(master, 1024)
+        echo = bool(termios.tcgetattr(slave)[3] & termios.ECHO)
+        os.write(master, answer.encode() + b"\n")
+        out, err = p.communicate(timeout=timeout)
+        echo = (echo, bool(termios.tcgetattr(slave)[3] & termios.ECHO))
+        while select.select([master], [], [], 0)[0]:
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+        os.close(slave)
+    return p.returncode, out, err, screen.decode(errors="replace"), echo
 
 
 def one_line(stderr):
@@ -182,6 +229,20 @@ def main():
               "logout PROFILE wipes the session file")
         r = s.cli("credential-process", PROFILE)
         check(r.returncode == 7 and one_line(r.stderr), "after logout credential-process needs a code again")
+
+        # With a terminal: the code is asked on it, echo off, and stdout
+        # carries only the JSON (it belongs to the AWS CLI).
+        code = s.code()
+        rc, out_tty, err_tty, screen, echo_was_on = on_terminal(s, ["credential-process", PROFILE], code)
+        check("TOTP code for alice (profile ro)" in screen and echo_was_on == (False, True),
+              "credential-process asks for the code on the terminal, with echo off, restored after")
+        check(rc == 0 and list(json.loads(out_tty))[0] == "Version" and "TOTP" not in out_tty
+              and err_tty == "" and code not in screen,
+              "...prints only the JSON on stdout, and the code is not echoed")
+        check(len(s.issues()) == 3, "...after one request to the broker")
+        r = s.cli("credential-process", PROFILE)
+        check(r.returncode == 0 and r.stdout == out_tty, "...and the next call is served from the cache")
+        s.cli("logout", PROFILE)
 
         # 50 at once, empty cache, one code. The test holds the entry's lock
         # until all 50 are blocked on it (read from /proc/locks), so every
