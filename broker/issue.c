@@ -99,13 +99,24 @@ static void password_verify(struct request *rq, const char *name, const char *pa
 		sodium_memzero(burn, sizeof(burn));
 }
 
+/* One more consecutive failure (a wrong code, or a wrong password over TLS);
+ * max_failures of them lock the user, each lock twice as long as the last. */
+static void count_failure(const struct config *cfg, struct user *usr, time_t now)
+{
+	if (++usr->failures >= cfg->totp_max_failures) {
+		usr->failures = 0;
+		usr->lock_count++;
+		usr->locked_until = now + totp_lockout_seconds(cfg->totp_lockout_seconds, usr->lock_count);
+	}
+}
+
 /* The first factor: on the unix socket the kernel-verified uid bound to the
  * user; over TLS the password verified by password_verify(), against the
  * hash the vault still holds now (a password changed meanwhile does not
  * count). Unknown users and wrong passwords get the same answer. Caller
  * holds state_lock. */
-static int check_identity(struct request *rq, const struct user *usr, const char *name,
-			  const struct password_check *pc)
+static int check_identity(struct request *rq, struct user *usr, const char *name,
+			  const struct password_check *pc, time_t now)
 {
 	if (!rq->peer->tls) {
 		/* "No such user" and "not yours" get the same answer, as in
@@ -115,12 +126,24 @@ static int check_identity(struct request *rq, const struct user *usr, const char
 					    (long)rq->peer->uid, name);
 		return 0;
 	}
-	char now[crypto_pwhash_STRBYTES];
-	bool ok = pc->ok && usr != NULL && password_hash(rq, name, now) &&
-		  strlen(now) == strlen(pc->hash) && sodium_memcmp(now, pc->hash, strlen(now)) == 0;
-	sodium_memzero(now, sizeof(now));
-	if (!ok)
-		return request_fail(rq, CB_ERR_UNAUTHORIZED, "wrong user name or password");
+	/* Over TLS a password can be guessed online: guesses count against the
+	 * same lockout as wrong codes, and a locked user's password is not even
+	 * looked at. One answer for all three cases, so that neither a name nor
+	 * a lock can be probed. */
+	static const char refusal[] = "wrong user name or password, or the user is locked (ask an admin)";
+	if (usr != NULL && usr->locked_until > now)
+		return request_fail(rq, CB_ERR_UNAUTHORIZED, refusal);
+	char stored[crypto_pwhash_STRBYTES];
+	bool ok = pc->ok && usr != NULL && password_hash(rq, name, stored) &&
+		  strlen(stored) == strlen(pc->hash) && sodium_memcmp(stored, pc->hash, strlen(stored)) == 0;
+	sodium_memzero(stored, sizeof(stored));
+	if (!ok) {
+		if (usr != NULL) {
+			count_failure(rq->b->cfg, usr, now);
+			users_save(rq->b->users);
+		}
+		return request_fail(rq, CB_ERR_UNAUTHORIZED, refusal);
+	}
 	return 0;
 }
 
@@ -168,10 +191,8 @@ static int check_totp(struct request *rq, struct user *usr, const char *code_inp
 		usr->last_step = step;
 		usr->failures = 0;
 		usr->lock_count = 0;
-	} else if (++usr->failures >= cfg->totp_max_failures) {
-		usr->failures = 0;
-		usr->lock_count++;
-		usr->locked_until = now + totp_lockout_seconds(cfg->totp_lockout_seconds, usr->lock_count);
+	} else {
+		count_failure(cfg, usr, now);
 	}
 	/* The accepted step must be on disk before the code is acted on, or a
 	 * crash and restart would accept the same code again. */
@@ -259,7 +280,7 @@ int issue_session(struct request *rq)
 	password_verify(rq, name, password, &pc);
 	pthread_mutex_lock(&rq->b->state_lock);
 	struct user *usr = users_find(rq->b->users, name);
-	r = check_identity(rq, usr, name, &pc);
+	r = check_identity(rq, usr, name, &pc, now);
 	sodium_memzero(&pc, sizeof(pc));
 	if (r < 0 || (r = check_user(rq, usr, name, now)) < 0)
 		goto refuse;
@@ -350,7 +371,7 @@ int issue_status(struct request *rq)
 	pthread_mutex_lock(&rq->b->state_lock);
 	struct user *usr = users_find(rq->b->users, name);
 	if (rq->peer->tls) {
-		r = check_identity(rq, usr, name, &pc);
+		r = check_identity(rq, usr, name, &pc, now);
 		sodium_memzero(&pc, sizeof(pc));
 		if (r < 0)
 			goto out;

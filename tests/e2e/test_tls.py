@@ -10,6 +10,8 @@ broker users have a password and no uid. Asserted:
 - `credbroker --broker tls://... --ca CERT get --password-stdin` with the
   right password and an oathtool code prints credentials; the audit record
   names the TLS peer;
+- wrong passwords count against the lockout: a flood locks the user, whose
+  right password is then refused until an admin unlocks;
 - a wrong password: unauthorized, no credentials; an unknown user: the very
   same line; then the right password works (recovery);
 - --pin with the right fingerprint works; a wrong one is refused and the
@@ -404,9 +406,15 @@ def run(tmp):
             check(busy[1] < 0.1,
                   f"local status beside a TLS wrong-password flood: avg {busy[1] * 1000:.0f} ms, "
                   f"max {busy[0] * 1000:.0f} ms (idle: avg {idle[1] * 1000:.0f} ms)")
+            # The guesses counted: rita is locked, so even her right password
+            # is refused, with the same line as a wrong one; an admin unlocks.
+            r = w.tls_request({"op": "status", "user": "rita", "password": PASSWORD})
+            check(r.get("ok") is False and r["error"]["code"] == "unauthorized",
+                  f"after the flood rita is locked: her right password is refused: {r}")
+            check(b.cli("admin", "user", "unlock", "rita").returncode == 0, "admin user unlock rita")
             r = w.tls_request({"op": "status", "user": "rita", "password": PASSWORD})
             check(r.get("ok") is True and r.get("user") == "rita",
-                  "after the flood the right password still works (status over TLS)")
+                  "after the unlock the right password works again (status over TLS)")
 
             log = b.stderr()
             check(PASSWORD not in log and "not the password" not in log
