@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +54,11 @@ int logout_main(int argc, char **argv)
 		cli_error("logout: session cache: %s", cb_strerror(r));
 		return CLIENT_EXIT_FAILURE;
 	}
+	/* The console's sign-in page (a token valid 15 minutes) goes too. */
+	char dir[PATH_MAX], page[PATH_MAX + 32];
+	if (w.profile == NULL && cache_dir(dir) == 0 &&
+	    (size_t)snprintf(page, sizeof(page), "%s/console.html", dir) < sizeof(page))
+		cache_wipe(page);
 	if (w.failed > 0) {
 		cli_error("logout: %d cached session(s) could not be removed", w.failed);
 		return CLIENT_EXIT_FAILURE;

@@ -15,19 +15,26 @@ checks on), with a private HOME and XDG_RUNTIME_DIR and no terminal:
   replaced; logout wipes, and credential-process then fails again;
 - with a terminal, credential-process asks the code there, echo off, and
   prints only the JSON on stdout;
+- console --print exchanges the cached session at a (local, TLS-verified)
+  federation endpoint for the login URL; an untrusted certificate gets
+  nothing;
 - 50 concurrent `get --code` with an empty cache: one broker request, 50
   identical answers, one intact cache file;
 - an unreachable broker: one clear line, exit 3.
 """
 import fcntl
+import http.server
 import json
 import os
 import re
 import select
 import signal
+import ssl
 import subprocess
 import termios
+import threading
 import time
+import urllib.parse
 
 from cbbroker import check, deadline_poll
 from cbcli import Setup, USER
@@ -84,6 +91,55 @@ def on_terminal(s, args, answer, timeout=60):
         os.close(master)
         os.close(slave)
     return p.returncode, out, err, screen.decode(errors="replace"), echo
+
+
+class FakeFederation:
+    """signin.aws.amazon.com/federation on 127.0.0.1 over TLS with a
+    self-signed certificate for localhost (trusted only via SSL_CERT_FILE).
+    Records the Session of each getSigninToken; answers a fixed token."""
+
+    def __init__(self, tmp):
+        self.cert = os.path.join(tmp, "fed-cert.pem")
+        self.key = os.path.join(tmp, "fed-key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", self.key, "-out", self.cert,
+                        "-days", "2", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost"], check=True, capture_output=True, timeout=60)
+        self.sessions = []
+
+    def __enter__(self):
+        fed = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                q = urllib.parse.urlsplit(self.path)
+                form = dict(urllib.parse.parse_qsl(q.query))
+                if q.path != "/federation" or form.get("Action") != "getSigninToken":
+                    self.send_error(400)
+                    return
+                fed.sessions.append(json.loads(form["Session"]))
+                body = json.dumps({"SigninToken": "tok/en+1"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, self.key)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://localhost:{self.server.server_address[1]}/federation"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+        return False
 
 
 def one_line(stderr):
@@ -164,6 +220,40 @@ def main():
         r = s.cli("get", PROFILE, "--format", "yaml")
         check(r.returncode == 2 and one_line(r.stderr), "an unknown format: usage error, exit 2")
         check(len(s.issues()) == 1, "still one issue record: every one of those was a cache hit")
+
+        # console, against a local federation endpoint with its own certificate.
+        with FakeFederation(s.home) as fed:
+            env = s.env(CREDBROKER_FEDERATION_URL=fed.url, SSL_CERT_FILE=fed.cert)
+            r = s.cli("console", PROFILE, "--print", env=env)
+            check(r.returncode == 0 and r.stdout == (
+                f"{fed.url}?Action=login&Issuer=credbroker&Destination=https%3A%2F%2Fconsole.aws."
+                f"amazon.com%2Fconsole%2Fhome%3Fregion%3Deu-west-1&SigninToken=tok%2Fen%2B1\n"),
+                f"console --print: the login URL with the sign-in token: {r.stdout!r} {r.stderr!r}")
+            check(fed.sessions == [{"sessionId": out["AccessKeyId"], "sessionKey": out["SecretAccessKey"],
+                                    "sessionToken": out["SessionToken"]}],
+                  "...after getSigninToken with the cached session, over verified TLS")
+            no_secret(r.stderr, "console")
+            login_url = r.stdout.strip()
+            # Without --print: the browser gets a 0600 page, never the URL in its argv.
+            bindir = os.path.join(s.home, "bin")
+            os.makedirs(bindir, exist_ok=True)
+            with open(os.path.join(bindir, "xdg-open"), "w") as f:
+                f.write('#!/bin/sh\nprintf %s "$*" > "$HOME/xdg-argv"\n'
+                        'cp "${1#file://}" "$HOME/xdg-page"\n')
+            os.chmod(os.path.join(bindir, "xdg-open"), 0o755)
+            env_open = dict(env, PATH=bindir + os.pathsep + env["PATH"])
+            r = s.cli("console", PROFILE, env=env_open)
+            argv = open(os.path.join(s.home, "xdg-argv")).read()
+            page = argv[len("file://"):]
+            check(r.returncode == 0 and argv.startswith("file://" + s.cache_dir())
+                  and "SigninToken" not in argv and os.stat(page).st_mode & 0o777 == 0o600
+                  and login_url in open(os.path.join(s.home, "xdg-page")).read(),
+                  "console opens a 0600 page that redirects; the URL is in no command line")
+            r = s.cli("console", PROFILE, "--print", env=s.env(CREDBROKER_FEDERATION_URL=fed.url))
+            check(r.returncode == 6 and one_line(r.stderr) and "certificate refused" in r.stderr
+                  and len(fed.sessions) == 2 and r.stdout == "",
+                  f"an endpoint whose certificate is not trusted gets nothing: {r.stderr.strip()}")
+        check(len(s.issues()) == 1, "console used the cached session")
 
         # exec
         probe = os.path.join(s.home, "child-env")
@@ -286,7 +376,9 @@ def main():
 
         # logout without a profile wipes everything.
         r = s.cli("logout")
-        check(r.returncode == 0 and s.cache_files() == [], "logout wipes every cached session")
+        check(r.returncode == 0 and s.cache_files() == []
+              and not os.path.exists(os.path.join(s.cache_dir(), "console.html")),
+              "logout wipes every cached session and the console's sign-in page")
 
         # Broker trouble: one clear line.
         r = subprocess.run([os.environ["CREDBROKER"], "--socket", "/nonexistent/broker.sock", "get",
@@ -294,9 +386,6 @@ def main():
                            env=s.env(), stdin=subprocess.DEVNULL, start_new_session=True, timeout=30)
         check(r.returncode == 3 and one_line(r.stderr) and "(broker_unreachable)" in r.stderr,
               f"no broker: exit 3, one line: {r.stderr.strip()}")
-        r = s.cli("console", PROFILE)
-        check(r.returncode == 1 and one_line(r.stderr) and "not available in this build" in r.stderr,
-              "console: not available in this build, said so")
 
         for text in (s.broker.stderr(),):
             for sec in secrets_seen:
