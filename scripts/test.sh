@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The test command: installs what is missing, builds, runs every test
 # (unit, fuzz-corpus replay, end-to-end against moto, the AWS CLI and
-# botocore), then the unit and fuzz suites again under ASan+UBSan. Ends with
+# botocore), then all of it again under ASan+UBSan, the daemon and the CLI
+# included (a leak makes a daemon's exit status non-zero). Ends with
 # "N passed, N failed"; exits non-zero when anything failed.
 #   --quick       skip the sanitizer pass
 #   -- ARGS       extra arguments for meson test (e.g. a test name)
@@ -30,11 +31,11 @@ meson test -C build --print-errorlogs --num-processes 2 "${extra[@]}"
 logs+=(build/meson-logs/testlog.json)
 
 if [ "$sanitize" = 1 ]; then
-	echo "== the unit and fuzz suites again under ASan and UBSan"
+	echo "== every suite again under ASan and UBSan"
 	cb_build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug \
 		|| { echo "sanitized build failed"; echo "0 passed, 1 failed"; exit 1; }
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite fuzz "${extra[@]}"
+		meson test -C build-asan --print-errorlogs --num-processes 2 "${extra[@]}"
 	logs+=(build-asan/meson-logs/testlog.json)
 fi
 
