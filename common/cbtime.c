@@ -124,3 +124,10 @@ void cbtime_format_rfc3339(time_t t, char out[static CBTIME_RFC3339_LEN])
 	if (gmtime_r(&t, &tm) == NULL || strftime(out, CBTIME_RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		memcpy(out, "1970-01-01T00:00:00Z", CBTIME_RFC3339_LEN);
 }
+
+long cbtime_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}

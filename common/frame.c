@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "credbroker/buf.h"
+#include "credbroker/cbtime.h"
 #include "credbroker/err.h"
 #include "credbroker/frame.h"
 
@@ -37,18 +38,10 @@ int frame_encode(struct buf *out, const void *payload, size_t len)
 	return r;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/* Wait until fd is ready for events or the deadline passes. */
-static int wait_fd(int fd, short events, long deadline)
+int frame_wait(int fd, short events, long deadline)
 {
 	for (;;) {
-		long left = deadline - now_ms();
+		long left = deadline - cbtime_now_ms();
 		if (left <= 0)
 			return CB_ERR_TIMEOUT;
 		struct pollfd pfd = { .fd = fd, .events = events };
@@ -67,10 +60,10 @@ int frame_send(int fd, const void *payload, size_t len, int timeout_ms)
 	struct buf out;
 	buf_init(&out, FRAME_HEADER + (size_t)UINT32_MAX);
 	int r = frame_encode(&out, payload, len);
-	long deadline = now_ms() + timeout_ms;
+	long deadline = cbtime_now_ms() + timeout_ms;
 	size_t off = 0;
 	while (r == 0 && off < out.len) {
-		r = wait_fd(fd, POLLOUT, deadline);
+		r = frame_wait(fd, POLLOUT, deadline);
 		if (r < 0)
 			break;
 		ssize_t n = send(fd, out.data + off, out.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -90,14 +83,14 @@ int frame_recv(int fd, size_t max, struct buf *ret, int timeout_ms)
 {
 	struct buf in;
 	buf_init(&in, FRAME_HEADER + max);
-	long deadline = now_ms() + timeout_ms;
+	long deadline = cbtime_now_ms() + timeout_ms;
 	size_t plen = 0;
 	int r;
 	for (;;) {
 		r = frame_check(in.data, in.len, max, &plen);
 		if (r != 0)
 			break;
-		r = wait_fd(fd, POLLIN, deadline);
+		r = frame_wait(fd, POLLIN, deadline);
 		if (r < 0)
 			break;
 		uint8_t chunk[4096];

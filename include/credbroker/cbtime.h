@@ -19,6 +19,9 @@ int cbtime_parse_rfc3339(const char *s, time_t *ret);
  * day": the instant returned is 00:00:00Z of the following day. */
 int cbtime_parse_when(const char *s, time_t *ret);
 
+/* Milliseconds on the monotonic clock, for deadlines. */
+long cbtime_now_ms(void);
+
 /* Format t as UTC RFC 3339 with a Z. */
 void cbtime_format_rfc3339(time_t t, char out[static CBTIME_RFC3339_LEN]);
 

@@ -24,6 +24,11 @@ int frame_check(const uint8_t *p, size_t len, size_t max, size_t *ret_payload_le
 /* Append header + payload to out. */
 int frame_encode(struct buf *out, const void *payload, size_t len);
 
+/* Wait until fd is ready for events (POLLIN / POLLOUT) or the monotonic
+ * deadline (cbtime_now_ms() milliseconds) passes. 0, CB_ERR_TIMEOUT, or
+ * CB_ERR_IO. Retries on EINTR. */
+int frame_wait(int fd, short events, long deadline_ms);
+
 /* Blocking client helpers with a deadline per call (timeout_ms). frame_recv
  * appends the payload (without header) to ret. CB_ERR_TIMEOUT,
  * CB_ERR_TOO_LARGE, CB_ERR_INVALID, CB_ERR_IO (peer closed or error). */
