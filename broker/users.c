@@ -169,12 +169,17 @@ static struct user *parse_user(const cJSON *o)
 	return usr;
 }
 
-static int parse(struct users *u, const struct buf *b)
+static int parse(struct users *u, const uint8_t *data, size_t len)
 {
 	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts((const char *)b->data, b->len, &end, false);
 	int r = CB_ERR_PARSE;
-	if (root == NULL || end != (const char *)b->data + b->len)
+	if (len == 0 || memchr(data, '\0', len) != NULL)
+		return r;
+	cJSON *root = cJSON_ParseWithLengthOpts((const char *)data, len, &end, false);
+	while (end != NULL && end < (const char *)data + len &&
+	       (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r'))
+		end++;
+	if (root == NULL || end != (const char *)data + len)
 		goto out;
 	double format;
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "users");
@@ -204,27 +209,49 @@ out:
 	return r;
 }
 
-int users_load(const char *path, struct users **ret)
+static struct users *users_new(const char *path)
 {
 	struct users *u = calloc(1, sizeof(*u));
 	if (u == NULL || (u->path = strdup(path)) == NULL) {
 		users_free(u);
-		return CB_ERR_NOMEM;
+		return NULL;
 	}
-	struct buf b;
-	buf_init(&b, USERS_FILE_MAX);
-	int r = file_read_private(path, USERS_FILE_MAX, &b);
-	if (r == CB_ERR_NOT_FOUND)
-		r = 0;
-	else if (r == 0)
-		r = parse(u, &b);
-	buf_free(&b);
+	return u;
+}
+
+int users_parse(const uint8_t *data, size_t len, const char *path, struct users **ret)
+{
+	if (len > USERS_FILE_MAX)
+		return CB_ERR_TOO_LARGE;
+	struct users *u = users_new(path);
+	if (u == NULL)
+		return CB_ERR_NOMEM;
+	int r = parse(u, data, len);
 	if (r < 0) {
 		users_free(u);
 		return r;
 	}
 	*ret = u;
 	return 0;
+}
+
+int users_load(const char *path, struct users **ret)
+{
+	struct buf b;
+	buf_init(&b, USERS_FILE_MAX);
+	int r = file_read_private(path, USERS_FILE_MAX, &b);
+	if (r == CB_ERR_NOT_FOUND) {
+		/* No users yet. */
+		struct users *u = users_new(path);
+		if (u == NULL)
+			return CB_ERR_NOMEM;
+		*ret = u;
+		return 0;
+	}
+	if (r == 0)
+		r = users_parse(b.data, b.len, path, ret);
+	buf_free(&b);
+	return r;
 }
 
 static cJSON *user_json(const struct user *usr)

@@ -48,6 +48,10 @@ bool users_name_valid(const char *name);
 int users_load(const char *path, struct users **ret);
 void users_free(struct users *u);
 
+/* Parse a users file held in memory (what users_load does after reading
+ * it; exposed for the fuzzer). path is remembered for users_save. */
+int users_parse(const uint8_t *data, size_t len, const char *path, struct users **ret);
+
 /* Write the store atomically to the path it was loaded from. */
 int users_save(struct users *u);
 
