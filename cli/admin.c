@@ -21,10 +21,10 @@
 #include "credbroker/err.h"
 #include "cli.h"
 #include "client.h"
+#include "prompt.h"
 
 #define ADMIN_TIMEOUT_MS CLIENT_ISSUE_TIMEOUT_MS /* key add and revoke-sessions wait for AWS */
 #define STDIN_MAX 8192         /* a key pair or create-access-key JSON fits easily */
-#define PASSWORD_MAX 1024
 
 /* Exit statuses: those of client.h (0 done, 2 usage, 3-6 by the broker's
  * code, 1 anything else). */
@@ -335,37 +335,6 @@ static void print_enrollment(const cJSON *resp)
 	}
 }
 
-/* One line of a password from stdin, into sodium memory. */
-static int read_password(char **ret)
-{
-	char *pw = sodium_malloc(PASSWORD_MAX + 2);
-	if (pw == NULL)
-		return CB_ERR_NOMEM;
-	size_t n = 0;
-	for (;;) {
-		char c;
-		ssize_t got = read(STDIN_FILENO, &c, 1);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0 || c == '\n')
-			break;
-		if (n == PASSWORD_MAX) {
-			sodium_free(pw);
-			return CB_ERR_TOO_LARGE;
-		}
-		pw[n++] = c;
-	}
-	if (n > 0 && pw[n - 1] == '\r')
-		n--;
-	pw[n] = '\0';
-	if (n == 0) {
-		sodium_free(pw);
-		return CB_ERR_INVALID;
-	}
-	*ret = pw;
-	return 0;
-}
-
 static int add_profiles(cJSON *req, const char *list)
 {
 	cJSON *a = cJSON_AddArrayToObject(req, "profiles");
@@ -443,7 +412,7 @@ static int cmd_user_add(int argc, char **argv)
 		cJSON_AddStringToObject(req, "expires", expires);
 	if (password_stdin) {
 		char *pw = NULL;
-		int r = read_password(&pw);
+		int r = prompt_password(NULL, &pw);
 		if (r < 0) {
 			cJSON_Delete(req);
 			cli_error("admin user add: %s (%s)",

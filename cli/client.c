@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "credbroker/buf.h"
+#include "credbroker/cbtime.h"
 #include "credbroker/err.h"
 #include "credbroker/frame.h"
 #include "cli.h"
@@ -42,13 +43,6 @@ static void copy_printable(char *out, size_t size, const char *in)
 	out[i] = '\0';
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static int connect_unix(const char *path, int *ret_fd, struct client_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -64,9 +58,9 @@ static int connect_unix(const char *path, int *ret_fd, struct client_error *err)
 	}
 	/* A unix connect either completes or fails at once; EAGAIN means the
 	 * backlog is full, so retry briefly rather than block forever. */
-	long deadline = now_ms() + CONNECT_TIMEOUT_MS;
+	long deadline = cbtime_now_ms() + CONNECT_TIMEOUT_MS;
 	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if ((errno == EAGAIN || errno == EINTR) && now_ms() < deadline) {
+		if ((errno == EAGAIN || errno == EINTR) && cbtime_now_ms() < deadline) {
 			struct timespec ts = { 0, 10 * 1000 * 1000 };
 			nanosleep(&ts, NULL);
 			continue;

@@ -21,6 +21,41 @@ static void on_signal(int sig)
 static const int handled[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU };
 #define N_HANDLED (sizeof(handled) / sizeof(handled[0]))
 
+/* One line from fd into out (size bytes, NUL included), up to the newline or
+ * end of input, a trailing '\r' dropped. Stops reading at the first byte
+ * over: CB_ERR_TOO_LARGE. CB_ERR_INVALID when empty. On failure out is
+ * wiped. */
+static int read_line(int fd, char *out, size_t size)
+{
+	size_t n = 0;
+	int r = 0;
+	for (;;) {
+		char c;
+		ssize_t got = read(fd, &c, 1);
+		if (got < 0 && errno == EINTR && caught == 0)
+			continue;
+		if (got < 0) {
+			r = caught ? CB_ERR_INTERNAL : CB_ERR_IO;
+			break;
+		}
+		if (got == 0 || c == '\n')
+			break;
+		if (n + 1 == size) {
+			r = CB_ERR_TOO_LARGE;
+			break;
+		}
+		out[n++] = c;
+	}
+	if (n > 0 && out[n - 1] == '\r')
+		n--;
+	out[n] = '\0';
+	if (r == 0 && n == 0)
+		r = CB_ERR_INVALID;
+	if (r < 0)
+		sodium_memzero(out, size);
+	return r;
+}
+
 static void write_all(int fd, const char *s)
 {
 	size_t n = strlen(s);
@@ -35,7 +70,8 @@ static void write_all(int fd, const char *s)
 	}
 }
 
-int prompt_secret(const char *question, char out[static PROMPT_CODE_MAX])
+/* Ask question on /dev/tty with echo off; the answer as read_line(). */
+static int ask_tty(const char *question, char *out, size_t size)
 {
 	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
@@ -59,27 +95,7 @@ int prompt_secret(const char *question, char out[static PROMPT_CODE_MAX])
 		tcsetattr(fd, TCSAFLUSH, &quiet);
 	}
 	write_all(fd, question);
-
-	char line[PROMPT_CODE_MAX + 2];
-	size_t len = 0;
-	int r = 0, over = 0;
-	for (;;) {
-		char c;
-		ssize_t n = read(fd, &c, 1);
-		if (n < 0 && errno == EINTR && caught == 0)
-			continue;
-		if (n < 0) {
-			r = caught ? CB_ERR_INTERNAL : CB_ERR_IO;
-			break;
-		}
-		if (n == 0 || c == '\n' || c == '\r')
-			break;
-		if (len < sizeof(line) - 1)
-			line[len++] = c;
-		else
-			over = 1;
-	}
-	line[len] = '\0';
+	int r = read_line(fd, out, size);
 	write_all(fd, "\n");
 	if (have_termios)
 		tcsetattr(fd, TCSAFLUSH, &saved);
@@ -87,14 +103,32 @@ int prompt_secret(const char *question, char out[static PROMPT_CODE_MAX])
 	for (size_t i = 0; i < N_HANDLED; i++)
 		sigaction(handled[i], &old[i], NULL);
 	if (caught != 0) {
-		sodium_memzero(line, sizeof(line));
+		sodium_memzero(out, size);
 		raise(caught);
 		return CB_ERR_INTERNAL;
 	}
-	if (r == 0 && (len == 0 || over || len >= PROMPT_CODE_MAX))
-		r = CB_ERR_INVALID;
-	if (r == 0)
-		memcpy(out, line, len + 1);
-	sodium_memzero(line, sizeof(line));
 	return r;
+}
+
+int prompt_secret(const char *question, char out[static PROMPT_CODE_MAX])
+{
+	int r = ask_tty(question, out, PROMPT_CODE_MAX);
+	return r == CB_ERR_TOO_LARGE ? CB_ERR_INVALID : r;
+}
+
+int prompt_password(const char *question, char **ret)
+{
+	if (sodium_init() < 0) /* idempotent; sodium_malloc needs it */
+		return CB_ERR_CRYPTO;
+	char *pw = sodium_malloc(PROMPT_PASSWORD_MAX + 1);
+	if (pw == NULL)
+		return CB_ERR_NOMEM;
+	int r = question == NULL ? read_line(STDIN_FILENO, pw, PROMPT_PASSWORD_MAX + 1)
+				 : ask_tty(question, pw, PROMPT_PASSWORD_MAX + 1);
+	if (r < 0) {
+		sodium_free(pw); /* wipes */
+		return r;
+	}
+	*ret = pw;
+	return 0;
 }

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -21,20 +20,14 @@
 #include <sodium.h>
 
 #include "credbroker/buf.h"
+#include "credbroker/cbtime.h"
 #include "credbroker/err.h"
 #include "credbroker/frame.h"
 #include "credbroker/hostport.h"
 #include "cli.h"
 #include "dlssl.h"
-#include "password.h"
+#include "prompt.h"
 #include "tls.h"
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static void say(char why[static TLSCLIENT_WHY_MAX], const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -111,22 +104,12 @@ static int connect_tcp(const char *host, const char *port, long deadline, int *r
 		if (connect(fd, p->ai_addr, p->ai_addrlen) < 0 && errno != EINPROGRESS) {
 			err = errno;
 		} else {
-			err = 0;
-			for (;;) {
-				long left = deadline - now_ms();
-				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-				int n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n <= 0) {
-					err = n == 0 ? ETIMEDOUT : errno;
-					break;
-				}
-				socklen_t elen = sizeof(err);
-				if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-					err = errno;
-				break;
-			}
+			int w = frame_wait(fd, POLLOUT, deadline);
+			socklen_t elen = sizeof(err);
+			if (w < 0)
+				err = w == CB_ERR_TIMEOUT ? ETIMEDOUT : errno; /* poll's */
+			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+				err = errno;
 		}
 		if (err != 0) {
 			close(fd);
@@ -145,24 +128,11 @@ static int connect_tcp(const char *host, const char *port, long deadline, int *r
 /* Wait for what OpenSSL asked for (err from SSL_get_error) until the deadline. */
 static int wait_for(int fd, int err, long deadline)
 {
-	short events;
 	if (err == SSL_ERROR_WANT_READ)
-		events = POLLIN;
-	else if (err == SSL_ERROR_WANT_WRITE)
-		events = POLLOUT;
-	else
-		return CB_ERR_BROKER_UNREACHABLE;
-	for (;;) {
-		long left = deadline - now_ms();
-		if (left <= 0)
-			return CB_ERR_TIMEOUT;
-		struct pollfd pfd = { .fd = fd, .events = events };
-		int n = poll(&pfd, 1, (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return CB_ERR_BROKER_UNREACHABLE;
-	}
+		return frame_wait(fd, POLLIN, deadline);
+	if (err == SSL_ERROR_WANT_WRITE)
+		return frame_wait(fd, POLLOUT, deadline);
+	return CB_ERR_BROKER_UNREACHABLE;
 }
 
 static int make_ctx(const struct cli_globals *g, SSL_CTX **ret, char why[static TLSCLIENT_WHY_MAX])
@@ -401,8 +371,10 @@ int tlsclient_call(const cJSON *request, int timeout_ms, struct buf *resp,
 	}
 	if (needs_password(req) && !cJSON_HasObjectItem(req, "password")) {
 		const cJSON *user = cJSON_GetObjectItemCaseSensitive(req, "user");
-		r = password_read(g->password_stdin, cJSON_IsString(user) ? user->valuestring : "",
-				  &pw);
+		char question[400];
+		snprintf(question, sizeof(question), "Broker password for %.300s: ",
+			 cJSON_IsString(user) ? user->valuestring : "");
+		r = prompt_password(g->password_stdin ? NULL : question, &pw);
 		if (r < 0) {
 			say(why, "%s", r == CB_ERR_NOT_FOUND ? "the remote broker needs your password and "
 							       "there is no terminal to ask it on; use "
@@ -423,7 +395,7 @@ int tlsclient_call(const cJSON *request, int timeout_ms, struct buf *resp,
 		say(why, "out of memory");
 		goto out;
 	}
-	l.deadline = now_ms() + timeout_ms;
+	l.deadline = cbtime_now_ms() + timeout_ms;
 	r = link_open(g, &l, why);
 	if (r == 0)
 		r = link_roundtrip(&l, text, strlen(text), timeout_ms, resp, why);

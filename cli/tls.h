@@ -34,7 +34,7 @@ int tlsclient_parse_url(const char *url, char ret_host[static HOSTPORT_HOST_MAX]
 /* Send request to the broker in cli_globals.broker_url (with --ca/--pin from
  * cli_globals) and append the answer's payload to resp (capped by the
  * caller). Requests that identify a user ("issue", "status") get the user's
- * password added, read by password_read() (stdin with
+ * password added, read by prompt_password() (stdin with
  * cli_globals.password_stdin) and wiped after. The whole call, connect to
  * answer, is bounded by timeout_ms.
  * 0, or: CB_ERR_INVALID (bad URL or pin, unreadable CA file: a usage error),
