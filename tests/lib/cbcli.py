@@ -21,6 +21,7 @@ from cbmoto import Moto
 
 USER = "alice"
 STEP = 30
+SKEW = 10  # the widest totp.skew_steps the config accepts
 
 
 class Setup:
@@ -48,7 +49,11 @@ class Setup:
         self.moto.enable_auth()  # moto checks every signature from here on
         profiles = {p: {"role_arn": self.role_arn, "max_duration": "1h", "region": self.region}
                     for p in self.profile_names}
-        self.broker = Broker(self.moto, profiles=profiles).__enter__()
+        # A wide TOTP window (the most config allows) lets each test take
+        # fresh future steps instead of waiting for the clock to move on.
+        self.broker = Broker(self.moto, profiles=profiles,
+                             totp={"skew_steps": SKEW, "max_failures": 5,
+                                   "lockout_seconds": 900}).__enter__()
         r = self.broker.cli("admin", "key", "add", "main",
                             input=f"{key.access_key_id} {key.secret_access_key}\n")
         assert r.returncode == 0, f"admin key add: {r.stderr}"
@@ -104,14 +109,14 @@ class Setup:
     # ---- broker side ----
 
     def code(self):
-        """A TOTP code for a step not used yet: the current step or the
-        next (both inside the +-1 step window). When both are used, wait for
-        the clock to reach the next boundary (a computed instant, polled
+        """A TOTP code for a step not used yet: the current step or one of
+        the next SKEW (all inside the window). When they are all used, wait
+        for the clock to reach the next boundary (a computed instant, polled
         with a bound), since a step is accepted once, ever."""
         now_step = int(time.time()) // STEP
         step = max(self._last_step + 1, now_step)
-        if step > now_step + 1:
-            boundary = (step - 1) * STEP
+        if step > now_step + SKEW:
+            boundary = (step - SKEW) * STEP
             deadline = time.monotonic() + 2 * STEP
             while time.time() < boundary:
                 assert time.monotonic() < deadline, "clock did not reach the next TOTP step"
@@ -122,7 +127,7 @@ class Setup:
     def wrong_code(self):
         """A well-formed code that is not valid in the window."""
         valid = {totp_code(self.totp_secret, at=(int(time.time()) // STEP + d) * STEP)
-                 for d in (-2, -1, 0, 1, 2)}
+                 for d in range(-SKEW - 1, SKEW + 2)}
         for c in ("000000", "111111", "123456", "999999"):
             if c not in valid:
                 return c
