@@ -222,8 +222,9 @@ static void explain_sts(struct request *rq, int r, const struct sts_error *err,
 	}
 	const char *hint = "";
 	if (strcmp(err->code, "AccessDenied") == 0 && p->source_identity)
-		hint = " (check that the role's trust policy allows sts:AssumeRole, sts:SetSourceIdentity and "
-		       "sts:TagSession for the broker's IAM user: policies/trust-same-account.json)";
+		hint = " (both the broker's IAM user policy (policies/broker-user-policy.json) and the role's "
+		       "trust policy (policies/trust-same-account.json) must allow sts:AssumeRole, "
+		       "sts:SetSourceIdentity and sts:TagSession on this role for the broker's IAM user)";
 	else if (strcmp(err->code, "InvalidClientTokenId") == 0 ||
 		 strcmp(err->code, "SignatureDoesNotMatch") == 0)
 		hint = " (the broker's IAM key was rejected: re-add it with 'credbroker admin key add')";

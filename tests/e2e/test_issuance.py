@@ -92,6 +92,8 @@ def run(policy_file, auditfs):
         key = moto.create_broker_user("credbroker")
         role = moto.create_role("ConsultantReadOnly", trusted=key)
         moto.allow_assume(key, role)
+        # A role the broker's IAM user is not allowed to assume.
+        forbidden = moto.create_role("AuditorReadOnly", trusted=key)
         moto.enable_auth()
 
         profiles = {
@@ -99,6 +101,7 @@ def run(policy_file, auditfs):
                                     "confidential_buckets": ["payroll-exports"], "max_duration": "1h",
                                     "source_identity": True},
             "billing": {"role_arn": role, "policy_arns": [BILLING], "max_duration": "1h"},
+            "auditor": {"role_arn": forbidden, "policy_arns": [READONLY], "max_duration": "1h"},
         }
         audit_path = os.path.join(auditfs, "audit.jsonl")
         totp = {"skew_steps": SKEW, "max_failures": 3, "lockout_seconds": 60}
@@ -231,6 +234,16 @@ def run(policy_file, auditfs):
                     f"carol is bound to uid 4242, we are uid {uid}")
             refused(issue(user="nosuch", code="123456"), "unauthorized", "nosuch",
                     "no such user: the same answer as another uid's user")
+
+            # 7b. STS says no: the error carries AWS's code and says how to fix it.
+            r = b.cli("admin", "user", "add", "erin", "--profiles", "auditor", "--uid", str(uid), check=True)
+            erin = Codes(otpauth_secret(r.stdout.strip()), SKEW)
+            r = issue(user="erin", profile="auditor", code=erin.fresh())
+            refused(r, "sts_denied", "erin", "a role the broker's IAM user may not assume")
+            msg = r.get("error", {}).get("message", "")
+            check("AccessDenied" in msg and "broker-user-policy.json" in msg and "trust policy" in msg
+                  and "sts:SetSourceIdentity" in msg,
+                  f"the refusal names AWS's code and the fix: {msg}")
 
             # 8. Expiry: in the past is refused at add; a few seconds ahead expires.
             r = b.cli("admin", "user", "add", "dave", "--profiles", "consultant-readonly", "--uid", str(uid),
