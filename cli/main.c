@@ -12,6 +12,7 @@
 
 #include "cb-config.h"
 #include "cli.h"
+#include "opt.h"
 
 #define DEFAULT_SOCKET CLI_DEFAULT_SOCKET
 
@@ -51,26 +52,6 @@ static void usage(FILE *f)
 	fputs("\nRun 'credbroker COMMAND --help' for a command's options.\n", f);
 }
 
-/* The value of a global option given as "--opt VALUE" or "--opt=VALUE". */
-static int global_opt(int argc, char **argv, int *i, const char *opt, const char **ret)
-{
-	size_t n = strlen(opt);
-	if (strncmp(argv[*i], opt, n) != 0)
-		return 0;
-	if (argv[*i][n] == '=') {
-		*ret = argv[*i] + n + 1;
-		return 1;
-	}
-	if (argv[*i][n] != '\0')
-		return 0;
-	if (*i + 1 >= argc) {
-		cli_error("%s needs a value", opt);
-		exit(2);
-	}
-	*ret = argv[++*i];
-	return 1;
-}
-
 /* cJSON holds sessions and codes: whatever it frees is wiped first. */
 static void wipe_free(void *p)
 {
@@ -101,12 +82,16 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
-		if (global_opt(argc, argv, &i, "--socket", &g->socket_path) ||
-		    global_opt(argc, argv, &i, "--broker", &g->broker_url) ||
-		    global_opt(argc, argv, &i, "--user", &g->user) ||
-		    global_opt(argc, argv, &i, "--ca", &g->ca_file) ||
-		    global_opt(argc, argv, &i, "--pin", &g->pin))
+		int m;
+		if ((m = opt_value(argc, argv, &i, "--socket", &g->socket_path)) != 0 ||
+		    (m = opt_value(argc, argv, &i, "--broker", &g->broker_url)) != 0 ||
+		    (m = opt_value(argc, argv, &i, "--user", &g->user)) != 0 ||
+		    (m = opt_value(argc, argv, &i, "--ca", &g->ca_file)) != 0 ||
+		    (m = opt_value(argc, argv, &i, "--pin", &g->pin)) != 0) {
+			if (m < 0)
+				return 2;
 			continue;
+		}
 		cli_error("unknown option '%s' (see 'credbroker --help')", argv[i]);
 		return 2;
 	}
