@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -18,6 +17,7 @@
 #include "credbroker/hostport.h"
 #include "dlssl.h"
 #include "https.h"
+#include "tls.h"
 
 /* Headers of a federation answer are a few hundred bytes. */
 #define HTTPS_HEADERS_MAX (16u * 1024u)
@@ -96,27 +96,12 @@ static int connect_tcp(const char *host, const char *port, int timeout_ms, int *
 static int tls_open(SSL_CTX **ret_ctx, SSL **ret_ssl, int fd, const char *host,
 		    char why[static HTTPS_WHY_MAX])
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
-	if (ctx == NULL)
-		goto nomem;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET |
-				     SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		say(why, "cannot load the system's trusted certificates");
+	if (tlsclient_new_ctx(NULL, 0, SSL_OP_IGNORE_UNEXPECTED_EOF, &ctx, why) < 0)
 		goto fail;
-	}
 	ssl = SSL_new(ctx);
-	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1)
-		goto nomem;
-	unsigned char addr[sizeof(struct in6_addr)];
-	int is_ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
-	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
-	X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if ((!is_ip && SSL_set_tlsext_host_name(ssl, host) != 1) ||
-	    (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host) : SSL_set1_host(ssl, host)) != 1)
+	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 || tlsclient_set_peer_name(ssl, host, 0) < 0)
 		goto nomem;
 	SSL_set_connect_state(ssl);
 	if (SSL_do_handshake(ssl) != 1) {

@@ -135,23 +135,27 @@ static int wait_for(int fd, int err, long deadline)
 	return CB_ERR_BROKER_UNREACHABLE;
 }
 
-static int make_ctx(const struct cli_globals *g, SSL_CTX **ret, char why[static TLSCLIENT_WHY_MAX])
+int tlsclient_new_ctx(const char *ca_file, int pinned, uint64_t options, SSL_CTX **ret,
+		      char why[static TLSCLIENT_WHY_MAX])
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (ctx == NULL)
+	if (ctx == NULL) {
+		say(why, "out of memory");
 		return CB_ERR_NOMEM;
+	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET |
+					 options);
 	int r = 0;
-	if (g->pin != NULL) {
+	if (pinned) {
 		/* The pin is the whole trust decision; it is checked on the
 		 * certificate itself once the handshake is through. */
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	} else {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-		if (g->ca_file != NULL) {
-			if (SSL_CTX_load_verify_file(ctx, g->ca_file) != 1) {
-				say(why, "--ca %s: no PEM certificate could be read from it", g->ca_file);
+		if (ca_file != NULL) {
+			if (SSL_CTX_load_verify_file(ctx, ca_file) != 1) {
+				say(why, "--ca %s: no PEM certificate could be read from it", ca_file);
 				r = CB_ERR_INVALID;
 			}
 		} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
@@ -168,9 +172,7 @@ static int make_ctx(const struct cli_globals *g, SSL_CTX **ret, char why[static 
 	return 0;
 }
 
-/* Check the host name (DNS name or IP address) when not pinning; SNI for
- * names. */
-static int set_peer_name(SSL *ssl, const char *host, int pinned)
+int tlsclient_set_peer_name(SSL *ssl, const char *host, int pinned)
 {
 	unsigned char addr[sizeof(struct in6_addr)];
 	int is_ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
@@ -239,7 +241,7 @@ static int link_open(const struct cli_globals *g, struct link *l, char why[stati
 		return CB_ERR_INVALID;
 	}
 	const char *host = l->host, *port = l->port;
-	int r = make_ctx(g, &l->ctx, why);
+	int r = tlsclient_new_ctx(g->ca_file, g->pin != NULL, 0, &l->ctx, why);
 	if (r < 0)
 		goto out;
 	r = connect_tcp(host, port, l->deadline, &l->fd, why);
@@ -248,7 +250,7 @@ static int link_open(const struct cli_globals *g, struct link *l, char why[stati
 	r = CB_ERR_NOMEM;
 	l->ssl = SSL_new(l->ctx);
 	if (l->ssl == NULL || SSL_set_fd(l->ssl, l->fd) != 1 ||
-	    set_peer_name(l->ssl, host, g->pin != NULL) < 0) {
+	    tlsclient_set_peer_name(l->ssl, host, g->pin != NULL) < 0) {
 		say(why, "out of memory");
 		goto out;
 	}

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/ssl.h>
 
 #include "credbroker/hostport.h"
 
@@ -30,6 +31,21 @@ int tlsclient_parse_pin(const char *s, uint8_t ret_pin[static TLSCLIENT_PIN_BYTE
 /* "tls://HOST:PORT" into host and port; CB_ERR_INVALID otherwise. */
 int tlsclient_parse_url(const char *url, char ret_host[static HOSTPORT_HOST_MAX],
 			char ret_port[static HOSTPORT_PORT_MAX]);
+
+/* A client context: TLS 1.2 or later, no renegotiation, compression or
+ * session tickets, plus options (SSL_OP_*). The peer is verified against
+ * ca_file (PEM), or the system's roots when ca_file is NULL; not at all when
+ * pinned (the caller then checks the certificate after the handshake).
+ * OpenSSL must be loaded (dlssl_load()). 0 and *ret, freed with
+ * SSL_CTX_free; CB_ERR_NOMEM, CB_ERR_INVALID (unreadable ca_file) or
+ * CB_ERR_BROKER_UNREACHABLE (no system roots), why then saying so. */
+int tlsclient_new_ctx(const char *ca_file, int pinned, uint64_t options, SSL_CTX **ret,
+		      char why[static TLSCLIENT_WHY_MAX]);
+
+/* Send host as SNI when it is a name and, unless pinned, have the handshake
+ * check that the certificate names it (DNS name or IP address, no partial
+ * wildcards). 0 or CB_ERR_NOMEM. */
+int tlsclient_set_peer_name(SSL *ssl, const char *host, int pinned);
 
 /* Send request to the broker in cli_globals.broker_url (with --ca/--pin from
  * cli_globals) and append the answer's payload to resp (capped by the
