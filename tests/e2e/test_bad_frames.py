@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from cbbroker import Broker, check, recv_frame
+from cbbroker import Broker, check, frame, recv_frame
 
 IO_TIMEOUT = 5  # the daemon's io timeout (broker/main.c), seconds
 
@@ -55,11 +55,6 @@ def hdr(n):
     return struct.pack(">I", n)
 
 
-def fr(payload):
-    """A well-formed frame around payload."""
-    return hdr(len(payload)) + payload
-
-
 def ping_ok(b, after):
     r = b.request({"op": "ping"})
     check(r.get("ok") is True and "version" in r, f"  ...and a ping is answered after {after}")
@@ -72,20 +67,20 @@ def main():
             ("huge length (4 GiB - 1)", hdr(0xFFFFFFFF), "too_large"),
             ("64 KiB + 1 announced", hdr(65537), "too_large"),
             ("64 KiB + 1 sent whole", hdr(65537) + b" " * 65537, "too_large"),
-            ("not JSON", fr(b"not json!"), "bad_request"),
-            ("a JSON array", fr(b'["op","ping"]  '), "bad_request"),
-            ("a JSON string", fr(b'"ping"'), "bad_request"),
-            ("a JSON number", fr(b"42"), "bad_request"),
-            ("op missing", fr(b"{}"), "bad_request"),
-            ("op not a string", fr(b'{"op":5}  '), "bad_request"),
-            ("unknown op", fr(b'{"op":"shutdown"}  '), "unknown_op"),
+            ("not JSON", frame(b"not json!"), "bad_request"),
+            ("a JSON array", frame(b'["op","ping"]  '), "bad_request"),
+            ("a JSON string", frame(b'"ping"'), "bad_request"),
+            ("a JSON number", frame(b"42"), "bad_request"),
+            ("op missing", frame(b"{}"), "bad_request"),
+            ("op not a string", frame(b'{"op":5}  '), "bad_request"),
+            ("unknown op", frame(b'{"op":"shutdown"}  '), "unknown_op"),
             ("deeply nested JSON (100000 '[', over the cap)", hdr(100000) + b"[" * 100000, "too_large"),
             ("deeply nested JSON (60000 '[')", hdr(60000) + b"[" * 60000, "bad_request"),
-            ("a NUL inside the JSON", fr(b'{"op":"pi\x00ng"}'), "bad_request"),
-            ("a NUL after the JSON", fr(b'{"op":"ping"}\x00'), "bad_request"),
-            ("a \\u0000 escape inside a string", fr(b'{"op":"ping","user":"alice\\u0000x"}'), "bad_request"),
-            ("trailing JSON after the value", fr(b'{"op":"ping"}{}'), "bad_request"),
-            ("binary, not UTF-8", fr(b"\xff\xfe\xfd\xfc\x00\x01\x02\x03"), "bad_request"),
+            ("a NUL inside the JSON", frame(b'{"op":"pi\x00ng"}'), "bad_request"),
+            ("a NUL after the JSON", frame(b'{"op":"ping"}\x00'), "bad_request"),
+            ("a \\u0000 escape inside a string", frame(b'{"op":"ping","user":"alice\\u0000x"}'), "bad_request"),
+            ("trailing JSON after the value", frame(b'{"op":"ping"}{}'), "bad_request"),
+            ("binary, not UTF-8", frame(b"\xff\xfe\xfd\xfc\x00\x01\x02\x03"), "bad_request"),
         ]
         for what, data, want in cases:
             got, _ = exchange(b, data)
@@ -116,7 +111,7 @@ def main():
             ping_ok(b, f"a wrong '{field}'")
 
         # JSON allows whitespace after the value: a ping ending in a newline is a ping.
-        got, _ = exchange(b, fr(b'{"op":"ping"}\r\n \t'))
+        got, _ = exchange(b, frame(b'{"op":"ping"}\r\n \t'))
         check(json.loads(got).get("ok") is True, "a ping followed by JSON whitespace is answered")
 
         # Exactly 64 KiB is allowed: a ping padded with spaces to the cap.

@@ -10,7 +10,8 @@ import sys
 import time
 import unittest
 
-from cbmoto import free_port, wait_until
+from cbbroker import deadline_poll
+from cbmoto import free_port
 from misbehaving_sts import MisbehavingSTS, error_xml, ok_caller_identity
 
 PROBE = os.environ.get("STS_PROBE") or os.path.join(
@@ -117,7 +118,7 @@ class Faults(unittest.TestCase):
                     self.assertEqual(s.count, 1)
                     self.assertLess(elapsed, 5.0)
                     # The client hung up long before the end: it was not buffered.
-                    wait_until(lambda: s.huge_bytes_sent is not None, 10, "server side")
+                    deadline_poll(lambda: s.huge_bytes_sent is not None, 10, "server side")
                     self.assertLess(s.huge_bytes_sent, 25 * 1024 * 1024)
 
     def test_silent_server_times_out_boundedly(self):

@@ -40,11 +40,12 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+
+from cbbroker import deadline_poll
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -74,17 +75,6 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout, what, interval=0.05):
-    """Poll predicate() until it is true; raise TimeoutError after timeout s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: not ready after {timeout} s")
-        time.sleep(interval)
 
 
 class Moto:
@@ -142,7 +132,7 @@ class Moto:
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             log.close()
             try:
-                wait_until(self._ready, self.start_timeout, "moto_server")
+                deadline_poll(self._ready, self.start_timeout, "moto_server")
                 return self
             except (TimeoutError, RuntimeError):
                 self._kill()
