@@ -8,14 +8,18 @@
 #include <sys/types.h>
 
 struct buf;
+struct ssl_ctx_st;
 
 /*
- * The unix-socket server: one poll() loop reads length-prefixed frames from
- * every connection under a per-connection deadline, then hands each complete
- * request to a small pool of worker threads, which run the handler and write
- * the response. A silent or slow client costs one file descriptor until its
- * deadline, never a worker; the number of open connections is capped.
- * One request, one response, then the connection is closed.
+ * The broker's server, for both transports: one poll() loop per listener
+ * (the unix socket, or a TCP socket carrying TLS, see tls.h) drives every
+ * handshake and reads length-prefixed frames from every connection under a
+ * per-connection deadline, then hands each complete request, or the error
+ * that refuses it, to the listener's own pool of worker threads, which run
+ * the handler and write the response. A silent or slow client costs one
+ * file descriptor until its deadline, never a worker; the number of open
+ * connections is capped per listener. One request, one response, then the
+ * connection is closed.
  */
 struct server;
 
@@ -38,8 +42,8 @@ typedef void (*server_handler_fn)(void *ctx, const struct server_peer *peer,
 
 struct server_options {
 	const char *socket_path;
-	int max_connections;  /* open connections at once; further ones get "busy" */
-	int io_timeout_ms;    /* to receive a whole request, and to send the response */
+	int max_connections;  /* open connections at once; further ones get "busy" (over TLS: closed) */
+	int io_timeout_ms;    /* to receive a whole request (TLS: and the handshake), and to send the response */
 	int workers;          /* handler threads */
 };
 
@@ -49,6 +53,14 @@ struct server_options {
 int server_new(const struct server_options *options, server_handler_fn handler, void *ctx,
 	       struct server **ret);
 
+/* Serve TLS on listen_fd, a listening non-blocking TCP socket, which is the
+ * server's from this call on (closed by server_free, or here on failure).
+ * options->socket_path must be NULL; ssl_ctx is not owned and must outlive
+ * the server. Peers have tls = true and their address. 0 or
+ * CB_ERR_INVALID, CB_ERR_IO, CB_ERR_NOMEM. For tls_new(). */
+int server_new_tls(const struct server_options *options, int listen_fd, struct ssl_ctx_st *ssl_ctx,
+		   server_handler_fn handler, void *ctx, struct server **ret);
+
 /* Serve until server_stop() (returns 0) or server_reload() (returns 1).
  * After a reload return, call server_run() again to go on serving. */
 int server_run(struct server *s);
@@ -57,8 +69,9 @@ int server_run(struct server *s);
 void server_stop(struct server *s);
 void server_reload(struct server *s);
 
-/* Wait for the workers to finish what they hold, close every connection,
- * remove the socket file and free. */
+/* Drop the connections still in handshake or reading, let the workers
+ * finish the requests they hold, remove the socket file and free. Call it
+ * after server_run() has returned. NULL is fine. */
 void server_free(struct server *s);
 
 /* Append the standard error response {"ok":false,"error":{"code","message"}}. */

@@ -4,7 +4,12 @@
 
 #include "credbroker/server.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct buf;
+struct ssl_st;
+struct ssl_ctx_st;
 
 /*
  * The TLS gateway for remote users: a listener on HOST:PORT speaking TLS 1.2
@@ -12,14 +17,11 @@ struct buf;
  * unix socket and calling the same server_handler_fn, with a peer that has
  * no uid (tls = true, addr = the client's IP).
  *
- * One thread runs a poll() loop that accepts, drives every handshake and
- * reads every request without blocking, each connection under one hard
- * deadline (handshake + whole request); complete requests go to a small pool
- * of worker threads of its own, which run the handler and write the answer.
- * A silent or slow client costs one file descriptor until its deadline and
- * never a thread; connections over the cap are closed at once. The
- * unix-socket server's threads are never involved, so TLS trouble cannot
- * block local users.
+ * It is a server (server.h) of its own on a thread of its own: its loop,
+ * connection cap, deadline (handshake + whole request) and worker pool are
+ * separate from the unix socket's, so TLS trouble cannot block local users.
+ * This file holds the OpenSSL side: the context, the key file checks, the
+ * TCP listener, and the transport steps the server's loop calls.
  */
 struct tls_gateway;
 
@@ -45,5 +47,22 @@ int tls_new(const struct tls_options *options, server_handler_fn handler, void *
  * the workers finish the requests they hold, join every thread and free.
  * NULL is fine. */
 void tls_free(struct tls_gateway *t);
+
+/*
+ * The transport server.c drives, one step per call on a non-blocking
+ * socket. Each returns 1 when the step is done (*ret_n bytes moved), 0 when
+ * OpenSSL waits for the socket (*ret_events: POLLIN or POLLOUT), CB_ERR_IO
+ * when the peer closed, failed or broke the protocol.
+ */
+
+/* A server-side connection on fd (not owned), or NULL. */
+struct ssl_st *tls_conn_new(struct ssl_ctx_st *ctx, int fd);
+int tls_handshake(struct ssl_st *ssl, short *ret_events);
+int tls_read(struct ssl_st *ssl, void *p, size_t n, size_t *ret_n, short *ret_events);
+int tls_write(struct ssl_st *ssl, const void *p, size_t n, size_t *ret_n, short *ret_events);
+
+/* With notify, send close_notify first (without waiting for the peer's).
+ * Frees ssl, not its fd. NULL is fine. */
+void tls_conn_free(struct ssl_st *ssl, bool notify);
 
 #endif
