@@ -39,37 +39,19 @@ static void say(char why[static TLSCLIENT_WHY_MAX], const char *fmt, ...)
 	va_end(ap);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int tlsclient_parse_pin(const char *s, uint8_t ret_pin[static TLSCLIENT_PIN_BYTES])
 {
-	size_t len = strlen(s);
-	bool colons;
-	if (len == 2 * TLSCLIENT_PIN_BYTES)
-		colons = false;
-	else if (len == 3 * TLSCLIENT_PIN_BYTES - 1)
-		colons = true;
-	else
+	/* 64 hex digits, or 32 pairs joined by ':' as openssl x509 -fingerprint
+	 * prints them; libsodium decodes, skipping the colons between pairs. */
+	size_t len = strlen(s), n = 0;
+	bool colons = len == 3 * TLSCLIENT_PIN_BYTES - 1;
+	if (len != 2 * TLSCLIENT_PIN_BYTES && !colons)
 		return CB_ERR_INVALID;
 	uint8_t pin[TLSCLIENT_PIN_BYTES];
-	for (size_t i = 0; i < TLSCLIENT_PIN_BYTES; i++) {
-		const char *p = s + i * (colons ? 3 : 2);
-		int hi = hexval(p[0]), lo = hexval(p[1]);
-		if (hi < 0 || lo < 0)
-			return CB_ERR_INVALID;
-		if (colons && i + 1 < TLSCLIENT_PIN_BYTES && p[2] != ':')
-			return CB_ERR_INVALID;
-		pin[i] = (uint8_t)(hi << 4 | lo);
-	}
+	const char *end = NULL;
+	if (sodium_hex2bin(pin, sizeof(pin), s, len, colons ? ":" : NULL, &n, &end) != 0 ||
+	    n != sizeof(pin) || end != s + len)
+		return CB_ERR_INVALID;
 	memcpy(ret_pin, pin, sizeof(pin));
 	return 0;
 }
