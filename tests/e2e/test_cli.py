@@ -18,6 +18,8 @@ checks on), with a private HOME and XDG_RUNTIME_DIR and no terminal:
 - console --print exchanges the cached session at a (local, TLS-verified)
   federation endpoint for the login URL; an untrusted certificate gets
   nothing;
+- 50 concurrent `credential-process`, each on its own terminal, empty cache:
+  one asks for the code, one broker request, 50 identical answers;
 - 50 concurrent `get --code` with an empty cache: one broker request, 50
   identical answers, one intact cache file;
 - an unreachable broker: one clear line, exit 3.
@@ -50,6 +52,14 @@ def waiters(ino):
         return sum(1 for line in f if "->" in line and f":{ino} " in line)
 
 
+def terminal_owner(slave):
+    """A preexec_fn making the pty slave the child's controlling terminal."""
+    def become():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    return become
+
+
 def on_terminal(s, args, answer, timeout=60):
     """Run credbroker with a pseudo-terminal as its controlling terminal
     (stdin /dev/null, stdout and stderr pipes). When the prompt shows on the
@@ -57,13 +67,9 @@ def on_terminal(s, args, answer, timeout=60):
     stdout, stderr, what the terminal showed, (echo on at the prompt, echo
     on after the exit))."""
     master, slave = os.openpty()
-
-    def become_terminal_owner():
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     p = subprocess.Popen(s.cmd(*args), env=s.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, pass_fds=(slave,),
-                         preexec_fn=become_terminal_owner)
+                         preexec_fn=terminal_owner(slave))
     screen, echo = b"", None
     try:
         end = time.monotonic() + timeout
@@ -373,6 +379,63 @@ def main():
               flush=True)
         for _, _, err in results:
             no_secret(err, "concurrent get")
+
+        # The same with credential-process, as the AWS CLI runs it from
+        # parallel scripts: 50 at once, empty cache, each with a terminal of
+        # its own. The first to take the entry's lock asks on its terminal;
+        # the other 49 wait on the lock and are served what it fetched.
+        s.cli("logout", PROFILE)
+        code = s.code()
+        before = len(s.issues())
+        held = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fcntl.flock(held, fcntl.LOCK_EX)
+        procs, ttys = [], []
+        try:
+            for _ in range(50):
+                master, slave = os.openpty()
+                ttys.append((master, slave))
+                procs.append(subprocess.Popen(s.cmd("credential-process", PROFILE), env=s.env(),
+                                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                              stderr=subprocess.PIPE, text=True, pass_fds=(slave,),
+                                              preexec_fn=terminal_owner(slave)))
+            ino = os.fstat(held).st_ino
+            deadline_poll(lambda: waiters(ino) == 50, 60, "50 credential-process blocked on the lock")
+        finally:
+            os.close(held)
+        screens = [b""] * 50
+
+        def drain(timeout):
+            ready, _, _ = select.select([m for m, _ in ttys], [], [], timeout)
+            for m in ready:
+                i = [t[0] for t in ttys].index(m)
+                try:
+                    screens[i] += os.read(m, 1024)
+                except OSError:
+                    pass
+        end = time.monotonic() + 60
+        while not any(b"): " in sc for sc in screens):
+            assert time.monotonic() < end, "no credential-process asked for a code"
+            drain(0.5)
+        asker = next(i for i, sc in enumerate(screens) if b"): " in sc)
+        os.write(ttys[asker][0], code.encode() + b"\n")
+        results = [(p.wait(timeout=120), *p.communicate(timeout=120)) for p in procs]
+        drain(0)
+        for m, sl in ttys:
+            os.close(m)
+            os.close(sl)
+        prompts = sum(1 for sc in screens if b"): " in sc)
+        reached = len(s.issues()) - before
+        outs = {out for _, out, _ in results}
+        check([rc for rc, _, _ in results] == [0] * 50,
+              f"50 concurrent credential-process all succeed: {[e for rc, _, e in results if rc][:1]}")
+        check(prompts == 1, f"exactly one of them asked on its terminal ({prompts} did)")
+        check(reached == 1, f"exactly one reached the broker ({reached} issue records)")
+        check(len(outs) == 1 and json.loads(outs.pop())["Version"] == 1,
+              "all 50 print the identical credential_process JSON")
+        check(len(s.cache_files()) == 1 and not [n for n in os.listdir(s.cache_dir()) if ".tmp" in n],
+              "one cache file, no temp file left")
+        for _, _, err in results:
+            no_secret(err, "concurrent credential-process")
 
         # logout without a profile wipes everything.
         r = s.cli("logout")
