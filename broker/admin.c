@@ -281,6 +281,8 @@ int admin_user_add(struct request *rq)
 			return request_fail(rq, CB_ERR_INVALID, "expires: use RFC 3339 or YYYY-MM-DD");
 		if (expires <= now)
 			return request_fail(rq, CB_ERR_INVALID, "expires: that is in the past");
+		if (expires > USERS_TIME_MAX)
+			return request_fail(rq, CB_ERR_INVALID, "expires: after 9999-12-31T23:59:59Z");
 	}
 	const cJSON *plist = cJSON_GetObjectItemCaseSensitive(rq->in, "profiles");
 	const char *profiles[USER_PROFILES_MAX];
@@ -516,8 +518,19 @@ int admin_user_reset_totp(struct request *rq)
 		r = request_fail(rq, CB_ERR_USER_UNKNOWN, "no user \"%s\"", name);
 		goto out;
 	}
-	/* The last accepted step stays: a step is accepted once per user, ever,
-	 * whatever the seed. */
+	/* A new seed also clears the lock; that part is written first, so a
+	 * failure leaves the old seed and nothing claimed. The last accepted
+	 * step stays: a step is accepted once per user, ever, whatever the seed. */
+	struct user saved = *usr;
+	usr->failures = 0;
+	usr->lock_count = 0;
+	usr->locked_until = 0;
+	if ((r = save_users(rq)) < 0) {
+		usr->failures = saved.failures;
+		usr->lock_count = saved.lock_count;
+		usr->locked_until = saved.locked_until;
+		goto out;
+	}
 	uint8_t old[TOTP_SECRET_BYTES];
 	const uint8_t *cur;
 	size_t cur_len = 0;
@@ -531,10 +544,6 @@ int admin_user_reset_totp(struct request *rq)
 			vault_put(rq->b->vault, totp_entry, NULL, old, sizeof(old));
 		goto wipe;
 	}
-	usr->failures = 0;
-	usr->lock_count = 0;
-	usr->locked_until = 0;
-	save_users(rq);
 	r = add_enrollment(rq, name, seed);
 	if (r == 0 && !cJSON_AddStringToObject(rq->out, "name", name))
 		r = CB_ERR_NOMEM;

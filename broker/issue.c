@@ -138,9 +138,15 @@ static int check_identity(struct request *rq, struct user *usr, const char *name
 		  strlen(stored) == strlen(pc->hash) && sodium_memcmp(stored, pc->hash, strlen(stored)) == 0;
 	sodium_memzero(stored, sizeof(stored));
 	if (!ok) {
-		if (usr != NULL) {
+		/* Only users who can log in over TLS have their count raised:
+		 * otherwise anyone could lock a local-only user out remotely. */
+		if (usr != NULL && usr->has_password) {
+			struct user saved = *usr;
 			count_failure(rq->b->cfg, usr, now);
-			users_save(rq->b->users);
+			if (users_save(rq->b->users) < 0) {
+				*usr = saved;
+				return request_fail(rq, CB_ERR_IO, "cannot record the failed login");
+			}
 		}
 		return request_fail(rq, CB_ERR_UNAUTHORIZED, refusal);
 	}

@@ -147,12 +147,12 @@ static struct user *parse_user(const cJSON *o)
 	const cJSON *disabled = cJSON_GetObjectItemCaseSensitive(o, "disabled");
 	const cJSON *has_password = cJSON_GetObjectItemCaseSensitive(o, "has_password");
 	if (!get_number(o, "uid", -1, 4294967294.0, &uid) ||
-	    !get_number(o, "expires", 0, 253402300799.0, &expires) ||
-	    !get_number(o, "created", 0, 253402300799.0, &created) ||
+	    !get_number(o, "expires", 0, (double)USERS_TIME_MAX, &expires) ||
+	    !get_number(o, "created", 0, (double)USERS_TIME_MAX, &created) ||
 	    !get_number(o, "last_step", -1, 1e15, &last_step) ||
 	    !get_number(o, "failures", 0, 1e6, &failures) ||
 	    !get_number(o, "lock_count", 0, 1e6, &lock_count) ||
-	    !get_number(o, "locked_until", 0, 253402300799.0, &locked_until) ||
+	    !get_number(o, "locked_until", 0, (double)USERS_TIME_MAX, &locked_until) ||
 	    !cJSON_IsBool(disabled) || !cJSON_IsBool(has_password)) {
 		user_free(usr);
 		return NULL;

@@ -21,6 +21,8 @@ struct users;
 #define USERS_MAX 10000
 #define USER_NAME_MAX 64
 #define USER_PROFILES_MAX 64
+/* The latest time a users file may hold: 9999-12-31T23:59:59Z. */
+#define USERS_TIME_MAX 253402300799L
 
 /* A plain record; the store owns every pointer. */
 struct user {

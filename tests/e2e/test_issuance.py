@@ -250,6 +250,10 @@ def run(policy_file, auditfs):
                       "--expires", "2020-01-01", check=False)
             check(r.returncode != 0 and "(bad_request)" in r.stderr and "past" in r.stderr,
                   f"--expires in the past is refused: {r.stderr.strip()}")
+            r = b.cli("admin", "user", "add", "dave", "--profiles", "consultant-readonly", "--uid", str(uid),
+                      "--expires", "9999-12-31", check=False)
+            check(r.returncode != 0 and "(bad_request)" in r.stderr and "9999-12-31" in r.stderr,
+                  f"--expires beyond what users.json can hold is refused: {r.stderr.strip()}")
             until = int(time.time()) + 3
             when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(until))
             r = b.cli("admin", "user", "add", "dave", "--profiles", "consultant-readonly", "--uid", str(uid),

@@ -396,6 +396,15 @@ def run(tmp):
             r = b.request({"op": "admin.user.add", "name": "lou", "profiles": [PROFILE],
                            "uid": os.getuid()})
             assert r.get("ok") is True, r
+            # lou has no password: remote guesses at her name must not lock
+            # her out of the local socket.
+            for _ in range(8):
+                r = w.tls_request({"op": "status", "user": "lou", "password": "guess"})
+                assert r.get("error", {}).get("code") == "unauthorized", r
+            with open(os.path.join(b.state_dir, "users.json")) as f:
+                lou = next(u for u in json.load(f)["users"] if u["name"] == "lou")
+            check(lou["failures"] == 0 and lou["locked_until"] == 0,
+                  f"8 TLS guesses at a user without a password leave her unlocked: {lou}")
             idle = local_status_latency(b)
             flood = Flood(w)
             try:
