@@ -6,7 +6,6 @@
  * them. DTDs and entity declarations are refused outright (no billion
  * laughs, no external entities).
  */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include "credbroker/awsapi.h"
 #include "credbroker/err.h"
+#include "credbroker/wipe.h"
 
 #define MAX_DEPTH 32
 #define MAX_PATH 512
@@ -220,33 +220,7 @@ static void XMLCALL xml_entity(void *ud, const XML_Char *name, int is_param,
 }
 
 /* expat's buffers hold the answer, secrets included: wipe them on free. */
-static void *xml_malloc(size_t n)
-{
-	return malloc(n);
-}
-
-static void xml_free(void *p)
-{
-	if (p != NULL) {
-		sodium_memzero(p, malloc_usable_size(p));
-		free(p);
-	}
-}
-
-static void *xml_realloc(void *p, size_t n)
-{
-	if (p == NULL)
-		return malloc(n);
-	void *q = malloc(n);
-	if (q == NULL)
-		return NULL;
-	size_t old = malloc_usable_size(p);
-	memcpy(q, p, old < n ? old : n);
-	xml_free(p);
-	return q;
-}
-
-static const XML_Memory_Handling_Suite xml_mem = { xml_malloc, xml_realloc, xml_free };
+static const XML_Memory_Handling_Suite xml_mem = { malloc, wipe_realloc, wipe_free };
 
 static int parse_xml(struct parse *ps, const char *body, size_t len)
 {

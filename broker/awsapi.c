@@ -20,6 +20,7 @@
 #include "credbroker/awsapi.h"
 #include "credbroker/buf.h"
 #include "credbroker/err.h"
+#include "credbroker/wipe.h"
 
 #define MAX_ENDPOINT 1024
 #define BACKOFF_CAP_MS 20000L
@@ -44,7 +45,11 @@ static int global_ok;
 
 static void global_init(void)
 {
-	global_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK && sodium_init() >= 0;
+	/* libcurl's receive buffers hold the raw answer, secret key and token
+	 * included: every block it frees is wiped first. */
+	global_ok = curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wipe_free, wipe_realloc, strdup,
+					 calloc) == CURLE_OK &&
+		    sodium_init() >= 0;
 }
 
 bool awsapi_host_is_loopback(const char *host)

@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,26 +18,11 @@
 #include "credbroker/file.h"
 #include "credbroker/users.h"
 #include "credbroker/vault.h"
+#include "credbroker/wipe.h"
 
 #include "broker-internal.h"
 
 #define AUDIT_KEY_NAME "audit/mac"
-
-/* Every cJSON allocation is wiped when freed: requests carry secret keys,
- * codes and passwords, and responses carry session credentials. */
-static void wipe_free(void *p)
-{
-	if (p != NULL) {
-		sodium_memzero(p, malloc_usable_size(p));
-		free(p);
-	}
-}
-
-static void json_hooks_once(void)
-{
-	static cJSON_Hooks hooks = { .malloc_fn = malloc, .free_fn = wipe_free };
-	cJSON_InitHooks(&hooks);
-}
 
 static char *path_join(const char *dir, const char *name)
 {
@@ -80,7 +64,8 @@ static int open_vault(const struct config *cfg, const struct broker_unlock *unlo
 
 int broker_init_state(const char *config_path, const struct broker_unlock *unlock, struct buf *why)
 {
-	json_hooks_once();
+	/* Requests carry keys, codes and passwords; responses, credentials. */
+	wipe_cjson_hooks();
 	struct config *cfg = NULL;
 	struct buf problems;
 	buf_init(&problems, 1 << 20);
@@ -136,7 +121,8 @@ static void sweep_temp_files(const char *state_dir)
 int broker_open(const char *config_path, const struct broker_unlock *unlock, struct broker **ret,
 		struct buf *why)
 {
-	json_hooks_once();
+	/* Requests carry keys, codes and passwords; responses, credentials. */
+	wipe_cjson_hooks();
 	struct broker *b = calloc(1, sizeof(*b));
 	if (b == NULL)
 		return CB_ERR_NOMEM;

@@ -167,8 +167,9 @@ static int make_ssl_ctx(const struct tls_options *o, SSL_CTX **ret, struct buf *
 	/* TLS 1.2 and up with OpenSSL's default ciphers; no renegotiation, no
 	 * compression, no session resumption (one request per connection). */
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* CLEANSE_PLAINTEXT: read buffers hold passwords, codes and credentials. */
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+				 SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);

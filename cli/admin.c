@@ -7,7 +7,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 
 #include "credbroker/buf.h"
 #include "credbroker/err.h"
+#include "credbroker/wipe.h"
 #include "cli.h"
 #include "client.h"
 #include "prompt.h"
@@ -29,15 +29,6 @@
 /* Exit statuses: those of client.h (0 done, 2 usage, 3-6 by the broker's
  * code, 1 anything else). */
 enum { EXIT_REFUSED = CLIENT_EXIT_FAILURE, EXIT_USAGE = CLIENT_EXIT_USAGE };
-
-/* cJSON trees here may hold a secret key or password: wipe on free. */
-static void wipe_free(void *p)
-{
-	if (p != NULL) {
-		sodium_memzero(p, malloc_usable_size(p));
-		free(p);
-	}
-}
 
 static void usage(FILE *f)
 {
@@ -541,8 +532,7 @@ static int unknown(const char *what)
 
 int admin_main(int argc, char **argv)
 {
-	static cJSON_Hooks hooks = { .malloc_fn = malloc, .free_fn = wipe_free };
-	cJSON_InitHooks(&hooks);
+	wipe_cjson_hooks();
 	if (sodium_init() < 0) {
 		cli_error("libsodium cannot be initialised (%s)", cb_errname(CB_ERR_CRYPTO));
 		return EXIT_REFUSED;

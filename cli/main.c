@@ -4,13 +4,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <malloc.h>
 #include <pwd.h>
 
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
 #include "cb-config.h"
+#include "credbroker/wipe.h"
 #include "cli.h"
 #include "opt.h"
 
@@ -52,19 +52,10 @@ static void usage(FILE *f)
 	fputs("\nRun 'credbroker COMMAND --help' for a command's options.\n", f);
 }
 
-/* cJSON holds sessions and codes: whatever it frees is wiped first. */
-static void wipe_free(void *p)
-{
-	if (p != NULL) {
-		sodium_memzero(p, malloc_usable_size(p));
-		free(p);
-	}
-}
-
 int main(int argc, char **argv)
 {
-	static cJSON_Hooks hooks = { .malloc_fn = malloc, .free_fn = wipe_free };
-	cJSON_InitHooks(&hooks);
+	/* cJSON holds sessions and codes: whatever it frees is wiped first. */
+	wipe_cjson_hooks();
 	/* Cheap (two getrandom calls) and required before the cache's BLAKE2b
 	 * or any sodium_malloc. */
 	if (sodium_init() < 0) {

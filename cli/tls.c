@@ -126,8 +126,9 @@ int tlsclient_new_ctx(const char *ca_file, int pinned, uint64_t options, SSL_CTX
 		return CB_ERR_NOMEM;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET |
-					 options);
+	/* CLEANSE_PLAINTEXT: read buffers hold passwords, codes and credentials. */
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+				 SSL_OP_NO_TICKET | options);
 	int r = 0;
 	if (pinned) {
 		/* The pin is the whole trust decision; it is checked on the
