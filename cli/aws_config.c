@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -103,6 +104,23 @@ int aws_config_main(int argc, char **argv)
 	if (g->broker_url != NULL) {
 		fputs(" --broker ", stdout);
 		put_word(g->broker_url);
+		/* How the broker is verified goes along, or every AWS CLI call
+		 * would fail verification; the CA file by absolute path, since
+		 * the AWS CLI runs this from any directory. */
+		if (g->ca_file != NULL) {
+			char ca[PATH_MAX];
+			if (realpath(g->ca_file, ca) == NULL) {
+				cli_error("aws-config: --ca %s: %s", g->ca_file, strerror(errno));
+				session_free(&s);
+				return CLIENT_EXIT_USAGE;
+			}
+			fputs(" --ca ", stdout);
+			put_word(ca);
+		}
+		if (g->pin != NULL) {
+			fputs(" --pin ", stdout);
+			put_word(g->pin);
+		}
 	} else if (strcmp(g->socket_path, CLI_DEFAULT_SOCKET) != 0) {
 		fputs(" --socket ", stdout);
 		put_word(g->socket_path);

@@ -286,6 +286,14 @@ def run(tmp):
             r = w.cli("get", PROFILE, "--code", c, user="pete",
                       trust=["--pin", pin.replace(":", "").lower()])
             check(creds_ok(r), f"the pin also as 64 lowercase hex digits: {r.stderr.strip()}")
+            # aws-config carries the way the broker is verified into the
+            # credential_process line (the CA by absolute path).
+            r = w.cli("aws-config", PROFILE, user="pete", password=None)
+            check(r.returncode == 0 and f"--ca {os.path.abspath(cert)}" in r.stdout
+                  and f"--broker tls://127.0.0.1:{port}" in r.stdout,
+                  f"aws-config keeps --broker and --ca: {r.stdout.strip()}")
+            r = w.cli("aws-config", PROFILE, user="pete", password=None, trust=["--pin", pin])
+            check(r.returncode == 0 and f"--pin {pin}" in r.stdout, f"aws-config keeps --pin: {r.stdout.strip()}")
             wrong_pin = ("00" if not pin.startswith("00") else "11") + pin[2:]
             before = len(w.audit())
             r = w.cli("get", PROFILE, "--code", "123456", user="pete", trust=["--pin", wrong_pin])
