@@ -39,6 +39,7 @@ struct broker {
 	struct audit *audit;
 	char *audit_path;
 	char *users_path;
+	int state_lock_fd;  /* flock on <state_dir>/lock: one daemon per state */
 };
 
 /* One request in flight. */

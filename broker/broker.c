@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,6 +130,7 @@ int broker_open(const char *config_path, const struct broker_unlock *unlock, str
 		return CB_ERR_NOMEM;
 	pthread_rwlock_init(&b->cfg_lock, NULL);
 	pthread_mutex_init(&b->state_lock, NULL);
+	b->state_lock_fd = -1;
 	int r = CB_ERR_NOMEM;
 	if ((b->config_path = strdup(config_path)) == NULL)
 		goto fail;
@@ -153,6 +156,25 @@ int broker_open(const char *config_path, const struct broker_unlock *unlock, str
 		r = CB_ERR_PERM;
 		goto fail;
 	}
+	/* Two daemons on one state would each trust their own copy of the TOTP
+	 * state (a code accepted by one, accepted again by the other) and
+	 * overwrite each other's files. */
+	char *lock_path = path_join(b->cfg->state_dir, "lock");
+	if (lock_path == NULL) {
+		r = CB_ERR_NOMEM;
+		goto fail;
+	}
+	b->state_lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (b->state_lock_fd < 0 || flock(b->state_lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		bool held = b->state_lock_fd >= 0 && errno == EWOULDBLOCK;
+		buf_printf(why, "state_dir: %s: %s\n", b->cfg->state_dir,
+			   held ? "another credbrokerd is running on this state directory"
+				: "cannot lock it (state_dir/lock)");
+		free(lock_path);
+		r = held ? CB_ERR_EXISTS : CB_ERR_IO;
+		goto fail;
+	}
+	free(lock_path);
 	sweep_temp_files(b->cfg->state_dir);
 	r = open_vault(b->cfg, unlock, false, &b->vault, why);
 	if (r < 0)
@@ -236,6 +258,8 @@ void broker_free(struct broker *b)
 	free(b->config_path);
 	free(b->users_path);
 	free(b->audit_path);
+	if (b->state_lock_fd >= 0)
+		close(b->state_lock_fd);
 	pthread_rwlock_destroy(&b->cfg_lock);
 	pthread_mutex_destroy(&b->state_lock);
 	free(b);

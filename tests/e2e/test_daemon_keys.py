@@ -180,8 +180,21 @@ def main():
             check([(k["name"], k["access_key_id"], k["arn"]) for k in keys] ==
                   [("main", key.access_key_id, key.arn)], "after a restart the key is still there")
 
-            # A second broker on the live socket refuses, the first keeps serving.
+            # A second broker on the same state refuses (two copies of the TOTP
+            # state would accept a code twice), the first keeps serving.
             r = b.run_daemon()
+            check(r.returncode != 0 and "another credbrokerd is running on this state directory" in r.stderr
+                  and r.stderr.count("\n") == 1, f"a second run on the same state refuses: {r.stderr.strip()}")
+            # ...and one with a state of its own on the live socket refuses too.
+            other = json.loads(json.dumps(b.config))
+            other["state_dir"] = os.path.join(b.tmp, "state2")
+            other["audit"] = {"path": os.path.join(b.tmp, "state2", "audit.jsonl")}
+            other_path = os.path.join(b.tmp, "other.json")
+            with open(other_path, "w") as f:
+                json.dump(other, f)
+            subprocess.run([CREDBROKERD, "init", "--config", other_path], check=True, capture_output=True)
+            r = subprocess.run([CREDBROKERD, "run", "--config", other_path], capture_output=True, text=True,
+                               timeout=30)
             check(r.returncode != 0 and "another broker" in r.stderr and r.stderr.count("\n") == 1,
                   f"a second run on a live socket refuses: {r.stderr.strip()}")
             check(b.request({"op": "ping"})["ok"], "the first broker still answers")
