@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,4 +224,32 @@ int cache_foreach(void (*fn)(const char *path, struct session *s, void *ctx), vo
 	}
 	closedir(d);
 	return 0;
+}
+
+int cache_wipe_temp(const char *path)
+{
+	char dir[PATH_MAX];
+	if (cache_dir(dir) < 0)
+		return 0;
+	/* The temp name is the session file's name plus ".tmp." (file.c). */
+	char prefix[NAME_MAX + 8];
+	const char *base = path != NULL ? strrchr(path, '/') : NULL;
+	int m = snprintf(prefix, sizeof(prefix), "%s.tmp.", base != NULL ? base + 1 : "");
+	if (m < 0 || (size_t)m >= sizeof(prefix))
+		return 0;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	int wiped = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		bool ours = path != NULL ? strncmp(de->d_name, prefix, strlen(prefix)) == 0
+					 : strstr(de->d_name, CACHE_SUFFIX ".tmp.") != NULL;
+		char full[PATH_MAX];
+		int n = snprintf(full, sizeof(full), "%s/%s", dir, de->d_name);
+		if (ours && n > 0 && (size_t)n < sizeof(full) && cache_wipe(full) == 0)
+			wiped++;
+	}
+	closedir(d);
+	return wiped;
 }

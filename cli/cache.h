@@ -54,4 +54,9 @@ int cache_wipe(const char *path);
  * Files that are unsafe or do not parse are skipped. */
 int cache_foreach(void (*fn)(const char *path, struct session *s, void *ctx), void *ctx);
 
+/* Wipe the temp files a crashed cache_write left behind (NAME.json.tmp.XXXXXX,
+ * a whole session each): those of session file `path`, or with path NULL
+ * every one in the cache directory. Returns how many were wiped. */
+int cache_wipe_temp(const char *path);
+
 #endif

@@ -34,6 +34,8 @@ static void wipe_one(const char *path, struct session *s, void *ctx)
 		w->wiped++;
 	else
 		w->failed++;
+	if (w->profile != NULL)
+		cache_wipe_temp(path);
 }
 
 int logout_main(int argc, char **argv)
@@ -59,6 +61,9 @@ int logout_main(int argc, char **argv)
 	if (w.profile == NULL && cache_dir(dir) == 0 &&
 	    (size_t)snprintf(page, sizeof(page), "%s/console.html", dir) < sizeof(page))
 		cache_wipe(page);
+	/* So do the leftovers of a write that crashed: each holds a session. */
+	if (w.profile == NULL)
+		cache_wipe_temp(NULL);
 	if (w.failed > 0) {
 		cli_error("logout: %d cached session(s) could not be removed", w.failed);
 		return CLIENT_EXIT_FAILURE;

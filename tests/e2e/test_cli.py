@@ -437,11 +437,17 @@ def main():
         for _, _, err in results:
             no_secret(err, "concurrent credential-process")
 
-        # logout without a profile wipes everything.
+        # logout without a profile wipes everything, including what a cache
+        # write killed half-way left behind (a temp file holding a session).
+        stale = os.path.join(s.cache_dir(), "0123abcd.json.tmp.Xy12Zq")
+        fd = os.open(stale, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, b'{"secret_access_key":"leftover"}')
+        os.close(fd)
         r = s.cli("logout")
         check(r.returncode == 0 and s.cache_files() == []
-              and not os.path.exists(os.path.join(s.cache_dir(), "console.html")),
-              "logout wipes every cached session and the console's sign-in page")
+              and not os.path.exists(os.path.join(s.cache_dir(), "console.html"))
+              and not os.path.exists(stale),
+              "logout wipes every cached session, the console's sign-in page and a crashed write's temp file")
 
         # Broker trouble: one clear line.
         r = subprocess.run([os.environ["CREDBROKER"], "--socket", "/nonexistent/broker.sock", "get",
