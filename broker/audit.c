@@ -15,6 +15,7 @@
 #include "credbroker/buf.h"
 #include "credbroker/cbtime.h"
 #include "credbroker/err.h"
+#include "credbroker/file.h"
 
 #define MAC_BYTES crypto_auth_BYTES
 #define MAC_HEX (MAC_BYTES * 2)
@@ -126,6 +127,106 @@ out:
 	if (why != NULL)
 		buf_puts(why, reason);
 	return CB_ERR_AUDIT_BROKEN;
+}
+
+/*
+ * The head file, <log>.head: the seq and MAC of the last record, sealed with
+ * the key. A chain alone cannot show that its last records were cut off; the
+ * head can, since only the key holder can seal a head for a shorter chain.
+ * It is rewritten (atomically) after every append, so it may lag the log by
+ * the record a crash interrupted, never run ahead of it.
+ */
+#define HEAD_SUFFIX ".head"
+#define HEAD_FILE_MAX 512
+
+struct head {
+	uint64_t seq;
+	uint8_t mac[MAC_BYTES];
+};
+
+static void head_seal(const uint8_t *key, const struct head *h, uint8_t out[static MAC_BYTES])
+{
+	static const char label[] = "credbroker audit head v1";
+	uint8_t seq[8];
+	for (int i = 0; i < 8; i++)
+		seq[i] = (uint8_t)(h->seq >> (56 - 8 * i));
+	crypto_auth_hmacsha512256_state st;
+	crypto_auth_hmacsha512256_init(&st, key, AUDIT_KEY_BYTES);
+	crypto_auth_hmacsha512256_update(&st, (const unsigned char *)label, sizeof(label));
+	crypto_auth_hmacsha512256_update(&st, seq, sizeof(seq));
+	crypto_auth_hmacsha512256_update(&st, h->mac, MAC_BYTES);
+	crypto_auth_hmacsha512256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+static char *head_path(const char *log_path)
+{
+	struct buf b;
+	buf_init(&b, 4096);
+	if (buf_printf(&b, "%s" HEAD_SUFFIX, log_path) < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+/* Write h as the head of the log at log_path. */
+static int head_write(const char *log_path, const uint8_t *key, const struct head *h)
+{
+	char mac_hex[MAC_HEX + 1], seal_hex[MAC_HEX + 1];
+	uint8_t seal[MAC_BYTES];
+	head_seal(key, h, seal);
+	sodium_bin2hex(mac_hex, sizeof(mac_hex), h->mac, MAC_BYTES);
+	sodium_bin2hex(seal_hex, sizeof(seal_hex), seal, MAC_BYTES);
+	struct buf text;
+	buf_init(&text, HEAD_FILE_MAX);
+	char *path = head_path(log_path);
+	int r = path == NULL ? CB_ERR_NOMEM
+			     : buf_printf(&text, "{\"seq\":%llu,\"mac\":\"%s\",\"seal\":\"%s\"}\n",
+					  (unsigned long long)h->seq, mac_hex, seal_hex);
+	if (r == 0)
+		r = file_write_atomic(path, text.data, text.len, 0600);
+	free(path);
+	buf_free(&text);
+	return r;
+}
+
+/* Read and check the head of the log at log_path: 0, CB_ERR_NOT_FOUND, or
+ * CB_ERR_AUDIT_BROKEN (unreadable, malformed or not sealed with key). */
+static int head_read(const char *log_path, const uint8_t *key, struct head *ret)
+{
+	char *path = head_path(log_path);
+	if (path == NULL)
+		return CB_ERR_NOMEM;
+	struct buf b;
+	buf_init(&b, HEAD_FILE_MAX);
+	int r = file_read_private(path, HEAD_FILE_MAX, &b);
+	free(path);
+	if (r == CB_ERR_NOT_FOUND) {
+		buf_free(&b);
+		return r;
+	}
+	cJSON *j = r == 0 ? cJSON_ParseWithLength((const char *)b.data, b.len) : NULL;
+	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(j, "seq");
+	const cJSON *mac = cJSON_GetObjectItemCaseSensitive(j, "mac");
+	const cJSON *seal = cJSON_GetObjectItemCaseSensitive(j, "seal");
+	struct head h;
+	uint8_t got[MAC_BYTES], want[MAC_BYTES];
+	r = CB_ERR_AUDIT_BROKEN;
+	if (cJSON_IsNumber(seq) && seq->valuedouble >= 0 && seq->valuedouble <= SEQ_MAX &&
+	    seq->valuedouble == (double)(uint64_t)seq->valuedouble && cJSON_IsString(mac) &&
+	    cJSON_IsString(seal) && hex_to_mac(mac->valuestring, strlen(mac->valuestring), h.mac) == 0 &&
+	    hex_to_mac(seal->valuestring, strlen(seal->valuestring), got) == 0) {
+		h.seq = (uint64_t)seq->valuedouble;
+		head_seal(key, &h, want);
+		if (sodium_memcmp(got, want, MAC_BYTES) == 0) {
+			*ret = h;
+			r = 0;
+		}
+	}
+	cJSON_Delete(j);
+	buf_free(&b);
+	return r;
 }
 
 static int add_string(cJSON *o, const char *name, const char *value)
@@ -294,6 +395,24 @@ int audit_open(const char *path, const uint8_t key[static AUDIT_KEY_BYTES], stru
 	r = tail_read(a, st.st_size);
 	if (r < 0)
 		goto fail;
+	/* The head may lag the log by one interrupted append (then it is
+	 * brought up to date), never run ahead of it or go missing. */
+	struct head h;
+	r = head_read(path, a->key, &h);
+	if (r == CB_ERR_NOT_FOUND && a->seq > 0)
+		r = CB_ERR_AUDIT_BROKEN;
+	else if (r == 0 && (h.seq > a->seq ||
+			    (h.seq == a->seq && sodium_memcmp(h.mac, a->mac, MAC_BYTES) != 0)))
+		r = CB_ERR_AUDIT_BROKEN;
+	else if (r == 0 && h.seq == a->seq)
+		r = 0;
+	else if (r == 0 || r == CB_ERR_NOT_FOUND) {
+		struct head now = { .seq = a->seq };
+		memcpy(now.mac, a->mac, MAC_BYTES);
+		r = head_write(path, a->key, &now) < 0 ? CB_ERR_AUDIT_UNAVAILABLE : 0;
+	}
+	if (r < 0)
+		goto fail;
 	*ret = a;
 	return 0;
 
@@ -369,6 +488,11 @@ int audit_append(struct audit *a, const struct audit_record *r)
 	a->end += (off_t)line.len;
 	a->seq++;
 	memcpy(a->mac, mac, MAC_BYTES);
+	/* The record is on disk: that is what counts. A head that cannot be
+	 * written lags by this record until the next append updates it. */
+	struct head h = { .seq = a->seq };
+	memcpy(h.mac, a->mac, MAC_BYTES);
+	(void)head_write(a->path, a->key, &h);
 out:
 	pthread_mutex_unlock(&a->lock);
 	sodium_memzero(mac, sizeof(mac));
@@ -379,6 +503,7 @@ out:
 /* The running state of a verification. */
 struct verifier {
 	const uint8_t *key;
+	const struct head *head; /* the record it names must be in the chain; NULL: none */
 	size_t line_no;   /* of the line being checked, 1-based */
 	size_t records;   /* good ones so far */
 	uint64_t seq;     /* of the last good record */
@@ -403,16 +528,21 @@ static int verifier_line(struct verifier *v, const char *line, size_t len, struc
 			buf_puts(why, "previous-MAC mismatch");
 		return CB_ERR_AUDIT_BROKEN;
 	}
+	if (v->head != NULL && l.seq == v->head->seq && sodium_memcmp(l.mac, v->head->mac, MAC_BYTES) != 0) {
+		if (why != NULL)
+			buf_puts(why, "not the record the head file names (the log was rewritten from here)");
+		return CB_ERR_AUDIT_BROKEN;
+	}
 	v->seq = l.seq;
 	memcpy(v->mac, l.mac, MAC_BYTES);
 	v->records++;
 	return 0;
 }
 
-int audit_verify_fd(int fd, const uint8_t key[static AUDIT_KEY_BYTES], size_t *ret_records,
-		    size_t *ret_bad_line, struct buf *ret_why)
+static int verify_fd(int fd, const uint8_t key[static AUDIT_KEY_BYTES], const struct head *head,
+		     size_t *ret_records, size_t *ret_bad_line, struct buf *ret_why)
 {
-	struct verifier v = { .key = key, .line_no = 1 };
+	struct verifier v = { .key = key, .head = head, .line_no = 1 };
 	struct buf line;
 	/* A line longer than this, newline included, is refused. */
 	buf_init(&line, AUDIT_LINE_MAX - 1);
@@ -453,6 +583,12 @@ int audit_verify_fd(int fd, const uint8_t key[static AUDIT_KEY_BYTES], size_t *r
 		if (ret_why != NULL)
 			buf_puts(ret_why, "truncated record (no final newline)");
 		r = CB_ERR_AUDIT_BROKEN;
+	} else if (head != NULL && head->seq > v.seq) {
+		if (ret_why != NULL)
+			buf_printf(ret_why, "records removed at the end: the head file names record %llu, "
+				   "the log ends at %llu", (unsigned long long)head->seq,
+				   (unsigned long long)v.seq);
+		r = CB_ERR_AUDIT_BROKEN;
 	}
 out:
 	if (r == 0 || r == CB_ERR_AUDIT_BROKEN) {
@@ -464,6 +600,12 @@ out:
 	buf_free(&line);
 	sodium_memzero(&v, sizeof(v));
 	return r;
+}
+
+int audit_verify_fd(int fd, const uint8_t key[static AUDIT_KEY_BYTES], size_t *ret_records,
+		    size_t *ret_bad_line, struct buf *ret_why)
+{
+	return verify_fd(fd, key, NULL, ret_records, ret_bad_line, ret_why);
 }
 
 int audit_verify(const char *path, const uint8_t key[static AUDIT_KEY_BYTES], size_t *ret_records,
@@ -482,8 +624,29 @@ int audit_verify(const char *path, const uint8_t key[static AUDIT_KEY_BYTES], si
 		r = CB_ERR_IO;
 	else if (!S_ISREG(st.st_mode))
 		r = CB_ERR_INVALID;
-	else
-		r = audit_verify_fd(fd, key, ret_records, ret_bad_line, ret_why);
+	else {
+		struct head h;
+		r = head_read(path, key, &h);
+		if (r == 0 || (r == CB_ERR_NOT_FOUND && st.st_size == 0)) {
+			r = verify_fd(fd, key, r == 0 ? &h : NULL, ret_records, ret_bad_line, ret_why);
+		} else if (r == CB_ERR_NOT_FOUND || r == CB_ERR_AUDIT_BROKEN) {
+			/* Without a sealed head the end of the log cannot be
+			 * vouched for: say which, and where the chain itself ends. */
+			size_t records = 0;
+			int chain = verify_fd(fd, key, NULL, &records, ret_bad_line, ret_why);
+			if (chain == 0) {
+				if (ret_why != NULL)
+					buf_puts(ret_why, r == CB_ERR_NOT_FOUND
+								  ? "the head file is missing: the end of the log cannot be checked"
+								  : "the head file is altered or not this log's");
+				if (ret_bad_line != NULL)
+					*ret_bad_line = records + 1;
+				if (ret_records != NULL)
+					*ret_records = records;
+			}
+			r = CB_ERR_AUDIT_BROKEN;
+		}
+	}
 	close(fd);
 	return r;
 }

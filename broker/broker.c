@@ -199,6 +199,12 @@ int broker_open(const char *config_path, const struct broker_unlock *unlock, str
 		goto fail;
 	}
 	r = audit_open(b->audit_path, mac_key, &b->audit);
+	if (r == CB_ERR_AUDIT_BROKEN) {
+		buf_printf(why, "audit: %s: its end does not verify (the last record cut short, altered or "
+			   "removed, or %s.head missing or altered); keep both as evidence, move them aside "
+			   "and start again to begin a new log\n", b->audit_path, b->audit_path);
+		goto fail;
+	}
 	if (r < 0) {
 		buf_printf(why, "audit: %s: cannot be opened for appending (%s)\n", b->audit_path,
 			   cb_strerror(r));

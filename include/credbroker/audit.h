@@ -16,9 +16,12 @@ struct buf;
  * its "mac" member. Changing, removing, reordering or inserting a record, or
  * cutting the last one short, breaks the chain at the first affected line.
  *
- * What the file alone cannot show: that the LAST whole records were removed
- * (a shorter chain is still a valid chain). The daemon should keep the last
- * seq and MAC in the vault and compare them at start.
+ * The end of the log: a shorter chain is still a valid chain, so after each
+ * append the last seq and MAC are also written, sealed with the key, to
+ * "<path>.head" (atomically; a crash may leave it one record behind, never
+ * ahead). audit_open() and audit_verify() require the record it names to be
+ * in the chain; a missing or forged head is a broken log. Rolling back both
+ * the log and the head to an older pair kept aside is not detected.
  *
  * The key is not logged and not stored in the file; records hold no secret
  * (no TOTP code, no secret key), only the fields of struct audit_record.

@@ -288,6 +288,23 @@ def run(policy_file, auditfs):
                 fh.write(b"".join(lines))
             b.cli("admin", "audit", "verify", check=True)
 
+            # The last record cut off: a shorter chain is still a chain, but the
+            # sealed head file names a record the log no longer has; and a
+            # restarted broker will not go on from such a log.
+            with open(audit_path, "wb") as fh:
+                fh.write(b"".join(lines[:-1]))
+            r = b.cli("admin", "audit", "verify", check=False)
+            check(r.returncode != 0 and "(audit_broken)" in r.stderr and "records removed at the end" in r.stderr,
+                  f"the last record removed: {r.stderr.strip()}")
+            b.stop()
+            r = b.run_daemon()
+            check(r.returncode != 0 and "its end does not verify" in r.stderr and r.stderr.count("\n") == 1,
+                  f"...and the broker refuses to start on it: {r.stderr.strip()}")
+            with open(audit_path, "wb") as fh:
+                fh.write(b"".join(lines))
+            b.start()
+            b.cli("admin", "audit", "verify", check=True)
+
             # 10. The audit log's filesystem full: nothing is issued.
             filler = os.path.join(auditfs, "filler")
             fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)

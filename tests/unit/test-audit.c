@@ -334,11 +334,20 @@ static void test_removed_or_replaced(void)
 	CHECK_INT(audit_append(a, &x), CB_ERR_AUDIT_UNAVAILABLE);
 	CHECK_INT(audit_append(a, &x), CB_ERR_AUDIT_UNAVAILABLE);
 	audit_close(a);
+	/* The removed log's head still names its record 1: a fresh, empty log
+	 * beside it is a log that lost its records, and is refused... */
+	char head[600], repl_head[600];
+	snprintf(head, sizeof(head), "%s.head", log);
+	snprintf(repl_head, sizeof(repl_head), "%s.head", repl);
+	CHECK_INT(audit_open(log, key, &a), CB_ERR_AUDIT_BROKEN);
+	/* ...until the administrator moves the head aside with the old log. */
+	CHECK_INT(unlink(head), 0);
 
 	CHECK_INT(audit_open(log, key, &a), 0);
 	CHECK_INT(audit_append(a, &x), 0);
 	CHECK_INT(make_log(repl, key, 1, 1), 0);
 	CHECK_INT(rename(repl, log), 0);
+	CHECK_INT(rename(repl_head, head), 0);
 	CHECK_INT(audit_append(a, &x), CB_ERR_AUDIT_UNAVAILABLE);
 	audit_close(a);
 
@@ -485,6 +494,89 @@ static void test_threads(void)
 	CHECK_INT(recs, 200);
 }
 
+/* Copy a whole small file (the head) from one path to another, 0600. */
+static int copy_file(const char *from, const char *to)
+{
+	char buf[1024];
+	int in = open(from, O_RDONLY);
+	if (in < 0)
+		return -1;
+	ssize_t n = read(in, buf, sizeof(buf));
+	close(in);
+	int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (n < 0 || out < 0)
+		return -1;
+	int r = write(out, buf, (size_t)n) == n ? 0 : -1;
+	close(out);
+	return r;
+}
+
+/* The head file vouches for the end of the log: records cut off at the end,
+ * a missing or forged head, and a log rewritten under an old head are all
+ * caught; a head one record behind (a crash between a record and its head)
+ * is accepted and brought up to date. */
+static void test_head(void)
+{
+	char log[512], head[600], saved[700], other[512], other_head[600], why[128];
+	path_in(log, "head.jsonl");
+	path_in(other, "rewritten.jsonl");
+	snprintf(head, sizeof(head), "%s.head", log);
+	snprintf(saved, sizeof(saved), "%s.saved", head);
+	snprintf(other_head, sizeof(other_head), "%s.head", other);
+	size_t recs = 0;
+	struct audit *a = NULL;
+
+	CHECK_INT(make_log(log, key, 5, 1), 0);
+	CHECK(size_of(head) > 0);
+	CHECK_INT(verify(log, &recs, NULL, why), 0);
+	CHECK_INT(recs, 5);
+
+	/* The last record cut off: a shorter chain is still a chain, the head
+	 * says otherwise; the daemon refuses to go on from there too. */
+	int n = 0;
+	char **l = read_lines(log, &n);
+	CHECK(l != NULL && n == 5);
+	off_t full = size_of(log);
+	CHECK_INT(truncate(log, full - (off_t)strlen(l[4])), 0);
+	CHECK_BROKEN(log, 5, "records removed at the end: the head file names record 5, the log ends at 4");
+	CHECK_INT(audit_open(log, key, &a), CB_ERR_AUDIT_BROKEN);
+	int fd = open(log, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0 && write(fd, l[4], strlen(l[4])) == (ssize_t)strlen(l[4]));
+	close(fd);
+	free_lines(l, n);
+	CHECK_INT(verify(log, &recs, NULL, why), 0);
+
+	/* No head: the end cannot be vouched for. A forged one: likewise. */
+	CHECK_INT(rename(head, saved), 0);
+	CHECK_BROKEN(log, 6, "the head file is missing: the end of the log cannot be checked");
+	CHECK_INT(audit_open(log, key, &a), CB_ERR_AUDIT_BROKEN);
+	CHECK_INT(copy_file(saved, head), 0);
+	fd = open(head, O_WRONLY);
+	CHECK(fd >= 0 && pwrite(fd, "9", 1, 7) == 1); /* "seq":5 becomes "seq":9 */
+	close(fd);
+	CHECK_BROKEN(log, 6, "the head file is altered or not this log's");
+	CHECK_INT(rename(saved, head), 0);
+	CHECK_INT(verify(log, &recs, NULL, why), 0);
+
+	/* One record behind, as a crash between record and head leaves it. */
+	CHECK_INT(copy_file(head, saved), 0);
+	CHECK_INT(make_log(log, key, 1, 6), 0);
+	CHECK_INT(rename(saved, head), 0);
+	CHECK_INT(verify(log, &recs, NULL, why), 0);
+	CHECK_INT(recs, 6);
+	CHECK_INT(audit_open(log, key, &a), 0);
+	audit_close(a);
+	l = read_lines(head, &n);
+	CHECK(l != NULL && n == 1 && strncmp(l[0], "{\"seq\":6,", 9) == 0);
+	free_lines(l, n);
+
+	/* The log rewritten from record 6 on under the old head: another
+	 * chain's head names a record 6 with another MAC. */
+	CHECK_INT(make_log(other, key, 6, 100), 0);
+	CHECK_INT(copy_file(other_head, head), 0);
+	CHECK_BROKEN(log, 6, "not the record the head file names (the log was rewritten from here)");
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(key); i++)
@@ -496,6 +588,7 @@ int main(void)
 	test_chain_and_tampering();
 	test_record_keys();
 	test_removed_or_replaced();
+	test_head();
 	test_file_size_limit();
 	test_threads();
 	test_disk_full();
