@@ -33,13 +33,13 @@ import select
 import signal
 import ssl
 import subprocess
-import termios
 import threading
 import time
 import urllib.parse
 
 from cbbroker import check, deadline_poll
 from cbcli import Setup, USER
+from cbpty import drain, echo_on, read_until, terminal_owner
 
 PROFILE = "ro"
 VERBS = ["get", "credential-process", "exec", "aws-config", "console", "status", "logout"]
@@ -50,14 +50,6 @@ def waiters(ino):
     """How many flock waiters are blocked on inode ino (/proc/locks "->" lines)."""
     with open("/proc/locks") as f:
         return sum(1 for line in f if "->" in line and f":{ino} " in line)
-
-
-def terminal_owner(slave):
-    """A preexec_fn making the pty slave the child's controlling terminal."""
-    def become():
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-    return become
 
 
 def on_terminal(s, args, answer, timeout=60):
@@ -72,24 +64,12 @@ def on_terminal(s, args, answer, timeout=60):
                          preexec_fn=terminal_owner(slave))
     screen, echo = b"", None
     try:
-        end = time.monotonic() + timeout
-        while b"): " not in screen:
-            assert time.monotonic() < end, f"no prompt on the terminal: {screen!r}"
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                screen += os.read(master, 1024)
-        echo = bool(termios.tcgetattr(slave)[3] & termios.ECHO)
+        screen = read_until(master, b"): ", timeout)
+        echo = echo_on(slave)
         os.write(master, answer.encode() + b"\n")
         out, err = p.communicate(timeout=timeout)
-        echo = (echo, bool(termios.tcgetattr(slave)[3] & termios.ECHO))
-        while select.select([master], [], [], 0)[0]:
-            try:
-                chunk = os.read(master, 1024)
-            except OSError:
-                break
-            if not chunk:
-                break
-            screen += chunk
+        echo = (echo, echo_on(slave))
+        screen += drain(master)
     finally:
         if p.poll() is None:
             p.kill()

@@ -10,20 +10,17 @@
   broker serves once the passphrase is typed;
 - the passphrase never appears on stdout, stderr or in the state directory.
 """
-import fcntl
 import json
 import os
-import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import termios
-import time
 
 from cbbroker import CREDBROKERD, check, deadline_poll, frame, recv_frame
+from cbpty import drain, echo_on, read_until, terminal_owner
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -115,31 +112,16 @@ def run(tmp):
     # On a terminal: the prompt shows there, echo is off, then it serves.
     master, slave = os.openpty()
 
-    def own_terminal():
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     p = subprocess.Popen([CREDBROKERD, "run", "--config", cfg_path], stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=(slave,),
-                         preexec_fn=own_terminal)
-    screen = b""
-    end = time.monotonic() + 30
-    while b"passphrase: " not in screen:
-        assert time.monotonic() < end, f"no passphrase prompt on the terminal: {screen!r}"
-        if select.select([master], [], [], 0.5)[0]:
-            screen += os.read(master, 1024)
-    echo_at_prompt = bool(termios.tcgetattr(slave)[3] & termios.ECHO)
+                         preexec_fn=terminal_owner(slave))
+    screen = read_until(master, b"passphrase: ", 30)
+    echo_at_prompt = echo_on(slave)
     os.write(master, PASSPHRASE.encode() + b"\n")
     deadline_poll(lambda: p.poll() is not None or ping(sock_path), 120, "the broker to serve")
     check(p.poll() is None and not echo_at_prompt,
           "on a terminal: asked there with echo off, and serves once it is typed")
-    while select.select([master], [], [], 0)[0]:
-        try:
-            chunk = os.read(master, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        screen += chunk
+    screen += drain(master)
     rc, out, err = stop(p)
     said += [out, err, screen.decode(errors="replace")]
     os.close(master)
