@@ -213,8 +213,8 @@ static void test_hostile(void)
 		"<a/><b/>",
 		"{} {}",
 		/* the JSON value of a leaf is an object */
-		"{\"AssumeRoleResponse\":{\"AssumeRoleResult\":{\"Credentials\":{\"AccessKeyId\":{},"
-		"\"SecretAccessKey\":\"s\",\"SessionToken\":\"t\",\"Expiration\":1}}}}",
+		("{\"AssumeRoleResponse\":{\"AssumeRoleResult\":{\"Credentials\":{\"AccessKeyId\":{},"
+		 "\"SecretAccessKey\":\"s\",\"SessionToken\":\"t\",\"Expiration\":1}}}}"),
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int r = parse_ar(bad[i], strlen(bad[i]), &c, &e);
